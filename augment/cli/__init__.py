@@ -1,0 +1,54 @@
+"""The ``augment`` command line.
+
+Each command lives in its own module and is imported only when it runs, so
+``augment --help`` is instant. ``augment --help`` lists every command.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+__all__ = ["main"]
+
+# command name -> ("module:attribute", one-line help shown by --help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "chat": ("augment.cli.chat:chat", "Chat interactively with a model (optionally over a collection)."),
+    "ask": ("augment.cli.chat:ask", "Ask one question and print the answer (optionally with cited sources)."),
+    "ingest": ("augment.cli.rag_cmds:ingest", "Ingest files or folders into a Chroma collection."),
+    "collections": ("augment.cli.rag_cmds:collections", "List the collections of a Chroma store."),
+    "agent": ("augment.cli.agent_cmd:agent", "Run a tool-using agent on a task, printing each step."),
+    "finetune": ("augment.cli.finetune_cmds:finetune", "Fine-tune a model (full, LoRA, prompt tuning, BitFit, adapters)."),
+    "eval": ("augment.cli.finetune_cmds:eval_cmd", "Evaluate a model (optionally with an adapter) on a dataset."),
+    "serve": ("augment.cli.serve:serve", "Serve a model over an OpenAI-compatible HTTP API."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        target, _ = COMMANDS[name]
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="augment")
+def main() -> None:
+    """augment: LLMs with retrieval, tools, prompting and fine-tuning, offline-first."""
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,33 @@
+"""LangChain interop: the one place that imports ``langchain_core``.
+
+- :class:`ChatAugment`: any augment LLM as a LangChain ``BaseChatModel``
+- :class:`AugmentVectorStore`: our Chroma store as a LangChain ``VectorStore``
+- :class:`AugmentRetriever`: any augment retriever as a LangChain ``BaseRetriever``
+- :func:`to_langchain_tool` / :func:`from_langchain_tool`: tools both ways
+
+It is a package (one module per adapter) rather than one file so that each
+adapter stays small; the names above are all importable from here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "ChatAugment": "augment.langchain.chat",
+    "AugmentVectorStore": "augment.langchain.vectorstore",
+    "AugmentEmbeddings": "augment.langchain.vectorstore",
+    "AugmentRetriever": "augment.langchain.retriever",
+    "to_langchain_tool": "augment.langchain.tools",
+    "from_langchain_tool": "augment.langchain.tools",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'augment.langchain' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
