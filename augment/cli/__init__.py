@@ -19,8 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("augment.cli.rag_cmds:ingest", "Ingest files or folders into a Chroma collection."),
     "collections": ("augment.cli.rag_cmds:collections", "List the collections of a Chroma store."),
     "agent": ("augment.cli.agent_cmd:agent", "Run a tool-using agent on a task, printing each step."),
-    "finetune": ("augment.cli.finetune_cmds:finetune", "Fine-tune a model (full, LoRA, prompt tuning, BitFit, adapters)."),
-    "eval": ("augment.cli.finetune_cmds:eval_cmd", "Evaluate a model (optionally with an adapter) on a dataset."),
+    "finetune": ("augment.cli.finetune_cmd:finetune", "Fine-tune a model (full, LoRA, prompt tuning, BitFit, adapters)."),
+    "eval": ("augment.cli.eval_cmd:eval_cmd", "Evaluate a model (optionally with an adapter) on a dataset."),
     "serve": ("augment.cli.serve:serve", "Serve a model over an OpenAI-compatible HTTP API."),
 }
 

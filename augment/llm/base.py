@@ -46,6 +46,7 @@ class GenerateOptions(BaseModel):
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | None = None  # "auto" | "required" | "none" | a tool name
     response_format: dict[str, Any] | None = None
+    adapter: str | None = None  # a loaded LoRA adapter to use for this request (local), or the served adapter's model name (remote)
 
     @field_validator("stop", mode="before")
     @classmethod
