@@ -1,0 +1,52 @@
+"""Fine-tuning: prepare data, pick a method, train, save, reload; preference tuning (DPO).
+
+>>> from augment.finetune import split_data, METHODS
+>>> METHODS
+('full', 'lora', 'prompt_tuning', 'bitfit', 'adapter')
+
+The four steps:
+
+1. data: :func:`load_data`, :func:`split_data`, :func:`summarize`, ``format_*``;
+2. model: :func:`load_model_for_task` (default SmolLM2 / MiniLM, a folder, a GGUF);
+3. train: :func:`apply_method` + :func:`train`, or everything at once with :func:`finetune`;
+   :func:`train_dpo` for preference pairs (e.g. from a :class:`~augment.feedback.FeedbackLog`);
+4. use: :func:`load_finetuned`, or ``load_llm(base, adapter=out)`` for LoRA outputs.
+
+Submodules import torch; this package imports them only when a name is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "load_data": "data", "split_data": "data", "Splits": "data", "summarize": "data", "DataSummary": "data",
+    "format_instruction": "formatting", "format_classification": "formatting",
+    "format_token_classification": "formatting", "format_seq2seq": "formatting",
+    "format_preference": "formatting", "collate": "formatting", "Formatted": "formatting",
+    "instruction_prompt": "formatting",
+    "METHODS": "methods", "TASKS": "methods", "LORA_TARGETS": "methods", "MethodInfo": "methods",
+    "apply_method": "methods", "count_parameters": "methods",
+    "BottleneckAdapter": "adapters", "add_bottleneck_adapters": "adapters",
+    "TrainConfig": "trainer", "TrainResult": "trainer", "train": "trainer",
+    "finetune": "tasks", "FinetuneResult": "tasks", "format_task": "tasks",
+    "load_model_for_task": "io", "save_finetuned": "io", "load_finetuned": "io", "read_finetune_info": "io",
+    "check_base": "io", "base_fingerprint": "io",
+    "train_dpo": "dpo", "DPOResult": "dpo", "preference_margin": "dpo",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'augment.finetune' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"augment.finetune.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,255 @@
+"""A RAG chatbot that answers with numbered citations and checks them.
+
+``RAG(llm, retriever)``: :meth:`RAG.ask` / :meth:`RAG.chat` retrieve sources,
+build a prompt with the sources numbered [1]..[n] (visible as ``answer.prompt``
+and :meth:`RAG.show_prompt`), generate, then check the answer
+(:mod:`augment.rag_checks` holds the rules):
+
+1. a citation ``[n]`` that points to no source is removed from the answer;
+2. each cited sentence is checked for support in its cited source(s) and flagged
+   (``answer.unsupported``) when unsupported;
+3. an uncited sentence gets the source that best supports it, marked
+   ``inferred`` (small models often forget to cite); with none, it is flagged;
+4. when no source is retrieved (above ``score_threshold``), the answer is
+   ``no_answer`` ("I don't know...") and the LLM is NOT called.
+
+Follow-up questions in :meth:`RAG.chat` are rewritten into standalone queries
+with one LLM call whose prompt is kept in ``answer.rewrite_prompt``.
+
+>>> from augment.llm.fake import FakeLLM
+>>> from augment.retrieval.retriever import ListRetriever
+>>> from augment.types import Document
+>>> rag = RAG(FakeLLM(["The Eiffel Tower is 330 metres tall [1]. It is red [7]."]),
+...           ListRetriever([Document("The Eiffel Tower is 330 metres tall.", {"source": "paris.md"})]))
+>>> a = rag.ask("How tall is the Eiffel Tower?")
+>>> a.answer
+'The Eiffel Tower is 330 metres tall [1]. It is red.'
+>>> a.unsupported
+['It is red.']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+from augment.rag_checks import SentenceCheck, SupportChecker, check_answer
+from augment.errors import ConfigError, InvalidMessagesError
+from augment.llm.base import LLM, normalize_messages
+from augment.types import Completion, Message, ScoredDocument
+
+__all__ = ["RAG", "RAGAnswer", "SentenceCheck", "SYSTEM_PROMPT", "QUESTION_TEMPLATE", "REWRITE_TEMPLATE",
+           "NO_ANSWER"]
+
+SYSTEM_PROMPT = (
+    "You answer questions using only the numbered sources given by the user. "
+    "After each sentence, write the number of the source it comes from in square brackets, like [1]. "
+    "If the sources do not contain the answer, reply exactly: I don't know."
+)
+
+QUESTION_TEMPLATE = "Sources:\n{sources}\n\nQuestion: {question}\nAnswer in one or two sentences, citing sources like [1]."
+
+REWRITE_TEMPLATE = (
+    "Rewrite the last question so that it can be understood without the conversation. "
+    "Reply with the rewritten question only.\n\nConversation:\n{history}\n\nLast question: {question}\n"
+    "Rewritten question:"
+)
+
+NO_ANSWER = "I don't know: no document in the collection matches this question."
+
+
+@dataclass
+class RAGAnswer:
+    """The checked result of one RAG turn.
+
+    ``answer``: the final text (invalid citations removed, inferred ones added);
+    ``sources``: the retrieved documents, numbered from 1 in that order;
+    ``citations``: ``{n: source}`` for every [n] left in the answer;
+    ``unsupported``: sentences no (cited) source supports; ``sentences``: the
+    per-sentence checks; ``prompt``: the exact text sent to the model.
+    """
+
+    answer: str
+    question: str
+    query: str
+    sources: list[ScoredDocument] = field(default_factory=list)
+    citations: dict[int, ScoredDocument] = field(default_factory=dict)
+    sentences: list[SentenceCheck] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+    removed_citations: list[int] = field(default_factory=list)
+    abstained: bool = False
+    prompt: str = ""
+    rewrite_prompt: str | None = None
+    raw_answer: str = ""
+    completion: Completion | None = None
+
+    @property
+    def inferred_citations(self) -> list[int]:
+        """Source numbers attached by the fallback (not written by the model)."""
+        return sorted({n for s in self.sentences if s.inferred for n in s.citations})
+
+    def format_sources(self) -> str:
+        """One line per cited source: ``[n] source-path (score 0.71)``."""
+        lines = []
+        for n, src in sorted(self.citations.items()):
+            where = src.metadata.get("source") or src.metadata.get("title") or src.id or "?"
+            lines.append(f"[{n}] {where} (score {src.score:.3f})")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.answer
+
+
+class RAG:
+    """Retrieval-augmented chat with numbered, checked citations.
+
+    ``k``: sources per question; ``score_threshold``: drop sources scoring
+    below it (abstain when none is left); ``prompt``: the user-turn template
+    with ``{sources}`` and ``{question}``; ``system``: the system prompt;
+    ``history_rewrite``: rewrite follow-ups into standalone queries;
+    ``infer_citations``: attach the best-supporting source to uncited sentences;
+    ``checker``: the support rule (:class:`~augment.rag_checks.SupportChecker`).
+
+    >>> from augment import load_llm, ChromaStore, HybridRetriever, DenseRetriever, BM25Retriever  # doctest: +SKIP
+    >>> store = ChromaStore("docs", path=".augment/chroma")   # doctest: +SKIP
+    >>> rag = RAG(load_llm(), HybridRetriever([DenseRetriever(store), BM25Retriever(store)]))  # doctest: +SKIP
+    >>> print(rag.ask("What is BM25?").answer)   # doctest: +SKIP
+    """
+
+    def __init__(self, llm: LLM, retriever: Any, k: int = 4, score_threshold: float | None = None,
+                 prompt: str | None = None, history_rewrite: bool = True, system: str | None = None,
+                 no_answer: str = NO_ANSWER, infer_citations: bool = True, checker: SupportChecker | None = None,
+                 max_tokens: int = 200, max_source_chars: int = 1500, max_history: int = 6, **options: Any):
+        if not isinstance(llm, LLM):
+            raise ConfigError(f"RAG needs an augment LLM (e.g. augment.load_llm()), got {type(llm).__name__}")
+        if not callable(getattr(retriever, "retrieve", None)):
+            raise ConfigError(f"RAG needs a retriever with retrieve(query, k), got {type(retriever).__name__}")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ConfigError(f"k must be a positive integer, got {k!r}")
+        self.prompt = prompt or QUESTION_TEMPLATE
+        for var in ("{sources}", "{question}"):
+            if var not in self.prompt:
+                raise ConfigError(f"the RAG prompt template must contain {var}; got {self.prompt!r}")
+        self.llm, self.retriever, self.k, self.score_threshold = llm, retriever, k, score_threshold
+        self.history_rewrite, self.system = history_rewrite, SYSTEM_PROMPT if system is None else system
+        self.no_answer, self.infer_citations = no_answer, infer_citations
+        self.checker = checker or SupportChecker(embedder=getattr(retriever, "embedder", None))
+        self.max_source_chars, self.max_history = max_source_chars, max_history
+        self.options = {"max_tokens": max_tokens, **options}
+
+    # ---- building blocks ------------------------------------------------
+    def retrieve(self, query: str) -> list[ScoredDocument]:
+        """The sources for ``query``, above ``score_threshold``, best first."""
+        hits = self.retriever.retrieve(query, self.k)
+        if self.score_threshold is not None:
+            hits = [h for h in hits if h.score >= self.score_threshold]
+        return list(hits)[: self.k]
+
+    def format_sources(self, sources: Sequence[ScoredDocument]) -> str:
+        blocks = []
+        for n, src in enumerate(sources, start=1):
+            label = src.metadata.get("title") or src.metadata.get("source")
+            text = " ".join(src.text.split())[: self.max_source_chars]
+            blocks.append(f"[{n}] " + (f"({label}) " if label else "") + text)
+        return "\n".join(blocks)
+
+    def build_messages(self, question: str, sources: Sequence[ScoredDocument],
+                       history: Sequence[Message] = ()) -> list[Message]:
+        """The exact conversation sent to the model: system, recent history, sources + question."""
+        user = self.prompt.replace("{sources}", self.format_sources(sources)).replace("{question}", question)
+        msgs = [Message.system(self.system)] if self.system else []
+        recent = [m for m in history if m.role in ("user", "assistant")][-self.max_history:]
+        return msgs + list(recent) + [Message.user(user)]
+
+    def rewrite_query(self, messages: Sequence[Message]) -> tuple[str, str | None]:
+        """``(standalone query, rewrite prompt or None)`` for the last user message of ``messages``."""
+        question = messages[-1].content
+        history = [m for m in messages[:-1] if m.role in ("user", "assistant") and m.content.strip()]
+        if not self.history_rewrite or not history:
+            return question, None
+        convo = "\n".join(f"{m.role}: {m.content.strip()}" for m in history[-self.max_history:])
+        prompt = REWRITE_TEMPLATE.format(history=convo, question=question)
+        text = self.llm.complete(prompt, max_tokens=48, temperature=0.0).text
+        rewritten = next((ln.strip().strip('"') for ln in text.splitlines() if ln.strip()), "")
+        return (rewritten if len(rewritten) >= 3 else question), prompt
+
+    def _prepare(self, messages: Any) -> tuple[list[Message], str, str, str | None, list[ScoredDocument]]:
+        msgs = normalize_messages(messages)
+        if msgs[-1].role != "user" or not msgs[-1].content.strip():
+            raise InvalidMessagesError("the last message must be a non-empty user question")
+        question = msgs[-1].content
+        query, rewrite_prompt = self.rewrite_query(msgs)
+        return msgs, question, query, rewrite_prompt, self.retrieve(query)
+
+    def _render(self, messages: list[Message]) -> str:
+        try:
+            return self.llm.render_prompt(messages)
+        except Exception:  # a model without a chat template: show the messages themselves
+            return LLM.render_prompt(self.llm, messages)
+
+    def _finish(self, question: str, query: str, sources: list[ScoredDocument], raw: str, prompt: str,
+                rewrite_prompt: str | None, completion: Completion | None) -> RAGAnswer:
+        checked = check_answer(raw, [s.text for s in sources], self.checker, infer=self.infer_citations)
+        citations = {n: sources[n - 1] for n in checked.cited}
+        idk = checked.text.strip().lower().startswith(("i don't know", "i do not know"))
+        return RAGAnswer(answer=checked.text, question=question, query=query, sources=sources, citations=citations,
+                         sentences=checked.sentences, unsupported=[s.text for s in checked.sentences if s.flagged],
+                         removed_citations=checked.removed, abstained=idk, prompt=prompt,
+                         rewrite_prompt=rewrite_prompt, raw_answer=raw, completion=completion)
+
+    def _abstain(self, question: str, query: str, rewrite_prompt: str | None) -> RAGAnswer:
+        return RAGAnswer(answer=self.no_answer, question=question, query=query, abstained=True,
+                         rewrite_prompt=rewrite_prompt, raw_answer=self.no_answer)
+
+    # ---- public API -----------------------------------------------------
+    def chat(self, messages: Any) -> RAGAnswer:
+        """Answer the last user message of a conversation (earlier turns are history)."""
+        msgs, question, query, rewrite_prompt, sources = self._prepare(messages)
+        if not sources:
+            return self._abstain(question, query, rewrite_prompt)
+        final = self.build_messages(query if rewrite_prompt else question, sources, msgs[:-1])
+        completion = self.llm.complete(final, **self.options)
+        return self._finish(question, query, sources, completion.text, self._render(final), rewrite_prompt, completion)
+
+    def ask(self, question: str) -> RAGAnswer:
+        """Answer one question (no history)."""
+        if not isinstance(question, str) or not question.strip():
+            raise InvalidMessagesError(f"the question must be a non-empty string, got {question!r}")
+        return self.chat([Message.user(question)])
+
+    __call__ = ask
+
+    def stream(self, question: Any) -> Iterator[str | RAGAnswer]:
+        """Yield text deltas as the model writes them, then the checked :class:`RAGAnswer`.
+
+        The deltas are the model's raw text; the final answer is the checked one
+        (invalid citations removed, inferred ones added). ``question`` may be a
+        string or a conversation.
+        """
+        msgs, question_text, query, rewrite_prompt, sources = self._prepare(question)
+        if not sources:
+            answer = self._abstain(question_text, query, rewrite_prompt)
+            yield answer.answer
+            yield answer
+            return
+        final = self.build_messages(query if rewrite_prompt else question_text, sources, msgs[:-1])
+        parts: list[str] = []
+        completion: Completion | None = None
+        for item in self.llm.stream(final, **self.options):
+            if isinstance(item, Completion):
+                completion = item
+            else:
+                parts.append(item)
+                yield item
+        raw = completion.text if completion is not None else "".join(parts)
+        yield self._finish(question_text, query, sources, raw, self._render(final), rewrite_prompt, completion)
+
+    def show_prompt(self, question: Any) -> str:
+        """The exact prompt the model would get for ``question`` (retrieval runs; generation does not)."""
+        msgs, question_text, query, rewrite_prompt, sources = self._prepare(question)
+        if not sources:
+            return f"(no source above the threshold: the answer would be {self.no_answer!r} without calling the model)"
+        return self._render(self.build_messages(query if rewrite_prompt else question_text, sources, msgs[:-1]))
+
+    def __repr__(self) -> str:
+        return f"RAG({self.llm!r}, {self.retriever!r}, k={self.k}, score_threshold={self.score_threshold})"

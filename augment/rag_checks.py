@@ -1,0 +1,204 @@
+"""Citation checks for RAG answers: parse [n] markers, drop invalid ones, check support.
+
+The support rule (documented, deterministic):
+
+- A sentence's *content words* are its lower-cased word tokens minus English
+  stop words, with a light suffix stemmer (``tables`` -> ``table``, ``built`` stays);
+  numbers count as content words (facts are often numbers).
+- ``overlap(sentence, source)`` = the share of the sentence's content words that
+  also occur in the source. A sentence is **supported** by a source when
+  ``overlap >= min_overlap`` (default 0.5), or, when an embedder is available
+  (the retriever's), when ``cosine(sentence, source) >= min_similarity`` (default 0.75)
+  — a paraphrase bar, kept high so a merely on-topic sentence does not pass.
+- A cited sentence is supported when one of its cited sources supports it;
+  otherwise it is *flagged*. A sentence without content words ("Sure!") is not checked.
+- Fallback for uncited sentences (small models often forget to cite): the
+  source with the highest overlap is attached as ``[n]`` when it supports the
+  sentence; the check is marked ``inferred=True``. With no supporting source the
+  sentence is flagged.
+
+>>> checked = check_answer("Water boils at 100 degrees [1]. Ice is hot [3].", ["Water boils at 100 degrees."])
+>>> checked.text, checked.removed
+('Water boils at 100 degrees [1]. Ice is hot.', [3])
+>>> [s.flagged for s in checked.sentences]
+[False, True]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["SupportChecker", "SentenceCheck", "CheckedAnswer", "check_answer", "content_words", "split_sentences"]
+
+_STOP = frozenset("""a about above after again against all also am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further had has have having he her
+here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on
+once only or other our ours ourselves out over own same she should so some such than that the their theirs them
+themselves then there these they this those through to too under until up very was we were what when where which while
+who whom why will with would you your yours yourself yourselves one may might must shall us many much yes get got
+according source sources answer question sure okay certainly thanks thank hello well indeed great""".split())
+
+# [1]  [1, 2]  [1;2]  [Source 1]
+_CITE = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.IGNORECASE)
+_MOVE = re.compile(r"([.!?])((?:\s*\[\s*(?:sources?\s*)?\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*\s*\])+)", re.IGNORECASE)
+_SPLIT = re.compile(r"((?<=[.!?])\s+|\n+)")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_IDK = ("i don't know", "i do not know", "i dont know")
+
+
+def _stem(w: str) -> str:
+    if w.isdigit() or len(w) <= 3:
+        return w
+    if w.endswith("ies") and len(w) > 4:
+        return w[:-3] + "y"
+    if w.endswith("ing") and len(w) > 5:
+        return w[:-3]
+    if w.endswith("ed") and len(w) > 4:
+        return w[:-2]
+    if w.endswith("es") and len(w) > 4 and w[-3] in "sxz":
+        return w[:-2]
+    if w.endswith("s") and not w.endswith("ss"):
+        return w[:-1]
+    return w
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased, lightly stemmed words of ``text`` minus stop words (numbers kept)."""
+    out = set()
+    for w in _WORD.findall(_CITE.sub(" ", text.lower())):
+        if w in _STOP or (len(w) < 3 and not w.isdigit()):
+            continue
+        out.add(_stem(w))
+    return out
+
+
+def split_sentences(text: str) -> tuple[list[str], list[str]]:
+    """``(sentences, separators)``: ``text == s0 + sep0 + s1 + sep1 + ...``.
+
+    Citations written after the full stop ("tall. [1]") are moved before it first.
+    """
+    text = _MOVE.sub(lambda m: m.group(2) + m.group(1), text)
+    parts = _SPLIT.split(text)
+    return parts[0::2], parts[1::2]
+
+
+@dataclass
+class SentenceCheck:
+    """The check of one answer sentence: its citations, support, and whether they were inferred."""
+
+    text: str
+    citations: list[int] = field(default_factory=list)
+    supported: bool | None = None  # None: not checked (no content words, or "I don't know")
+    overlap: float = 0.0
+    similarity: float | None = None
+    inferred: bool = False
+
+    @property
+    def flagged(self) -> bool:
+        """True when the sentence was checked and no (cited) source supports it."""
+        return self.supported is False
+
+
+@dataclass
+class CheckedAnswer:
+    text: str
+    sentences: list[SentenceCheck]
+    cited: list[int]
+    removed: list[int]
+
+
+class SupportChecker:
+    """Decides whether a source supports a sentence (see the module docstring for the rule).
+
+    >>> SupportChecker().supports("Paris is the capital of France.", "The capital of France is Paris.")[0]
+    True
+    """
+
+    def __init__(self, min_overlap: float = 0.5, embedder: Any = None, min_similarity: float = 0.75):
+        if not 0.0 < min_overlap <= 1.0:
+            raise ValueError(f"min_overlap must be in (0, 1], got {min_overlap}")
+        self.min_overlap, self.embedder, self.min_similarity = min_overlap, embedder, min_similarity
+        self._vec_cache: dict[str, np.ndarray] = {}
+
+    def overlap(self, sentence: str, source: str) -> float:
+        words = content_words(sentence)
+        return len(words & content_words(source)) / len(words) if words else 0.0
+
+    def similarity(self, sentence: str, source: str) -> float | None:
+        if self.embedder is None:
+            return None
+        try:
+            if source not in self._vec_cache:
+                if len(self._vec_cache) > 256:
+                    self._vec_cache.clear()
+                self._vec_cache[source] = np.asarray(self.embedder.embed_documents([source])[0], dtype=np.float32)
+            q = np.asarray(self.embedder.embed_query(_CITE.sub("", sentence)), dtype=np.float32)
+        except Exception:  # the embedder is an optional second opinion; lexical overlap still decides
+            return None
+        return float(q @ self._vec_cache[source])
+
+    def supports(self, sentence: str, source: str) -> tuple[bool, float, float | None]:
+        """``(supported, overlap, similarity)``."""
+        ov = self.overlap(sentence, source)
+        if ov >= self.min_overlap:
+            return True, ov, None
+        sim = self.similarity(sentence, source)
+        return (sim is not None and sim >= self.min_similarity), ov, sim
+
+
+def _numbers(group: str) -> list[int]:
+    return [int(n) for n in re.findall(r"\d+", group)]
+
+
+def check_answer(answer: str, sources: Sequence[str], checker: SupportChecker | None = None,
+                 infer: bool = True) -> CheckedAnswer:
+    """Remove invalid citations, check every sentence's support, infer missing citations."""
+    checker = checker or SupportChecker()
+    sentences, seps = split_sentences(answer.strip())
+    removed: list[int] = []
+    checks: list[SentenceCheck] = []
+    out: list[str] = []
+    for sent in sentences:
+        cited: list[int] = []
+
+        def fix(m: re.Match) -> str:
+            nums = _numbers(m.group(1))
+            good = [n for n in nums if 1 <= n <= len(sources)]
+            removed.extend(n for n in nums if n not in good)
+            cited.extend(n for n in good if n not in cited)
+            if not good:
+                return ""
+            return m.group(0) if len(good) == len(nums) else "[" + ", ".join(map(str, good)) + "]"
+
+        new = _CITE.sub(fix, sent)
+        new = re.sub(r"\s+([.!?,;:])", r"\1", re.sub(r"[ \t]{2,}", " ", new)).strip() if new != sent else new
+        check = SentenceCheck(new, cited)
+        plain = _CITE.sub("", new).strip()
+        if content_words(plain) and not plain.lower().startswith(_IDK):
+            if cited:
+                results = [checker.supports(plain, sources[n - 1]) for n in cited]
+                check.supported = any(r[0] for r in results)
+                best = max(results, key=lambda r: r[1])
+                check.overlap, check.similarity = best[1], best[2]
+            else:
+                scores = [checker.supports(plain, src) for src in sources]
+                best_i = max(range(len(sources)), key=lambda i: (scores[i][0], scores[i][1])) if sources else None
+                if infer and best_i is not None and scores[best_i][0]:
+                    n = best_i + 1
+                    m = re.search(r"[.!?]+$", new)
+                    new = (new[: m.start()] + f" [{n}]" + new[m.start():]) if m else new + f" [{n}]"
+                    check = SentenceCheck(new, [n], True, scores[best_i][1], scores[best_i][2], inferred=True)
+                else:
+                    check.supported = False
+                    if best_i is not None:
+                        check.overlap, check.similarity = scores[best_i][1], scores[best_i][2]
+        checks.append(check)
+        out.append(new)
+    text = "".join(s + (seps[i] if i < len(seps) else "") for i, s in enumerate(out)).strip()
+    text = re.sub(r"[ \t]{2,}", " ", text)
+    cited_all = sorted({n for c in checks for n in c.citations})
+    return CheckedAnswer(text, checks, cited_all, removed)

@@ -1,0 +1,53 @@
+"""Retrieval: documents, embeddings, the Chroma store, ingestion and retrievers.
+
+Names are imported lazily, so ``import augment.retrieval`` stays fast.
+
+>>> from augment.retrieval import FakeEmbedder
+>>> FakeEmbedder(dimension=4).dimension
+4
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    # documents
+    "load_file": "augment.retrieval.documents",
+    "load_path": "augment.retrieval.documents",
+    "iter_files": "augment.retrieval.documents",
+    "RecursiveSplitter": "augment.retrieval.documents",
+    "TokenSplitter": "augment.retrieval.documents",
+    "split_documents": "augment.retrieval.documents",
+    # embeddings
+    "BaseEmbedder": "augment.retrieval.embeddings",
+    "Embedder": "augment.retrieval.embeddings",
+    "FakeEmbedder": "augment.retrieval.embeddings",
+    "EmbeddingCache": "augment.retrieval.embeddings",
+    # store and ingestion
+    "ChromaStore": "augment.retrieval.store",
+    "doc_id": "augment.retrieval.store",
+    "ingest": "augment.retrieval.ingest",
+    "IngestReport": "augment.retrieval.ingest",
+    # retrievers (retrieval engineer)
+    "Retriever": "augment.retrieval.retriever",
+    "DenseRetriever": "augment.retrieval.retriever",
+    "BM25Retriever": "augment.retrieval.retriever",
+    "HybridRetriever": "augment.retrieval.retriever",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'augment.retrieval' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

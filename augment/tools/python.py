@@ -1,0 +1,190 @@
+"""``python``: run Python code in a separate, limited subprocess.
+
+Each call starts ``sys.executable -I`` (isolated mode) in a fresh temporary
+working folder that is deleted afterwards, with:
+
+- a wall-clock timeout (the whole process group is killed),
+- a memory limit (``RLIMIT_AS``) and a CPU-time limit,
+- an output limit (stdout/stderr go to files capped by ``RLIMIT_FSIZE``; the
+  observation shows at most ``max_output`` characters),
+- an environment scrubbed of secrets: only ``PATH``, locale and time-zone
+  variables are passed on.
+
+It is a guard against accidents of a model's code (infinite loops, huge
+allocations, leaking API keys), not a jail against hostile code: the process
+can still read files the user can read and open network connections.
+
+>>> from augment.tools.python import PythonTool
+>>> PythonTool().call({"code": "print(sum(range(10)))"})
+'45'
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from augment.errors import ToolError, ToolTimeoutError
+from augment.tools.base import Tool
+
+__all__ = ["PythonTool", "SAFE_ENV_VARS"]
+
+# the only variables the child process inherits
+SAFE_ENV_VARS = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "LC_NUMERIC", "TZ", "TERM")
+_FENCE = re.compile(r"^\s*```(?:python|py)?\s*\n(.*?)\n?```\s*$", re.DOTALL)
+
+
+def _strip_fences(code: str) -> str:
+    m = _FENCE.match(code)
+    return m.group(1) if m else code
+
+
+def _print_last_expression(code: str) -> str:
+    """Like a REPL: show the value of a final bare expression (``2 + 2`` prints ``4``)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code  # let the child report the error with its line number
+    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+        return code
+    last = tree.body[-1].value
+    if isinstance(last, ast.Call) and isinstance(last.func, ast.Name) and last.func.id == "print":
+        return code
+    tree.body[-1] = ast.parse(f"__augment_value__ = None").body[0]
+    tree.body[-1].value = last  # type: ignore[attr-defined]
+    show = ast.parse("if __augment_value__ is not None:\n    print(repr(__augment_value__))").body
+    tree.body.extend(show)
+    return ast.unparse(ast.fix_missing_locations(tree))
+
+
+class PythonTool(Tool):
+    """Run Python code in a sandboxed subprocess and return what it prints.
+
+    The code runs in a fresh interpreter with no state kept between calls;
+    use print() to show results (the value of a final bare expression is shown too).
+
+    >>> PythonTool(timeout=5, memory_mb=256).call({"code": "x = 6 * 7\\nx"})
+    '42'
+    """
+
+    name = "python"
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 10.0,
+        memory_mb: int = 512,
+        max_output: int = 10_000,
+        max_file_mb: int = 16,
+        python: str | None = None,
+        extra_env: dict[str, str] | None = None,
+        name: str | None = None,
+    ):
+        if timeout <= 0 or memory_mb <= 0 or max_output <= 0:
+            raise ToolError("python tool: timeout, memory_mb and max_output must be positive")
+        self.run_timeout = float(timeout)
+        self.memory_mb = int(memory_mb)
+        self.max_output = int(max_output)
+        self.max_file_mb = int(max_file_mb)
+        self.python = python or sys.executable
+        self.extra_env = dict(extra_env or {})
+        # the outer limit only catches a stuck parent; the subprocess has its own timeout
+        super().__init__(name=name, timeout=self.run_timeout + 10)
+
+    def forward(self, code: str) -> str:
+        """Args:
+            code: the Python source to run; print() what you want to see
+        """
+        code = _print_last_expression(_strip_fences(code))
+        root = Path(tempfile.mkdtemp(prefix="augment-python-"))
+        try:
+            return self._run_in(root, code)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+    def _env(self, work: Path) -> dict[str, str]:
+        env = {k: os.environ[k] for k in SAFE_ENV_VARS if k in os.environ}
+        env.setdefault("PATH", os.defpath)
+        env.update(HOME=str(work), TMPDIR=str(work), PYTHONIOENCODING="utf-8", PYTHONDONTWRITEBYTECODE="1",
+                   OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg")
+        env.update(self.extra_env)
+        return env
+
+    def _limits(self) -> None:  # runs in the child between fork and exec
+        mem = self.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        cpu = int(self.run_timeout) + 2
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        size = self.max_file_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    def _run_in(self, root: Path, code: str) -> str:
+        work = root / "work"
+        work.mkdir()
+        script = root / "main.py"
+        script.write_text(code, encoding="utf-8")
+        out_path, err_path = root / "stdout", root / "stderr"
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            proc = subprocess.Popen(
+                [self.python, "-I", "-B", str(script)],
+                cwd=work, env=self._env(work), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                preexec_fn=self._limits, start_new_session=True, close_fds=True,
+            )
+            try:
+                returncode = proc.wait(timeout=self.run_timeout)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            finally:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)  # the child and anything it started
+                except (ProcessLookupError, PermissionError):
+                    pass
+                returncode = proc.wait()
+        stdout = self._read(out_path, root)
+        stderr = self._read(err_path, root)
+        if timed_out:
+            raise ToolTimeoutError(
+                f"python: the code ran longer than {self.run_timeout:g} s and was stopped (an infinite loop, or too much work). "
+                f"Output before it was stopped:\n{stdout or '(none)'}"
+            )
+        if returncode == -signal.SIGXCPU:
+            raise ToolTimeoutError(f"python: the code used more CPU time than allowed ({int(self.run_timeout) + 2} s) and was stopped")
+        if returncode == -signal.SIGXFSZ or (returncode != 0 and "[Errno 27] File too large" in stderr):
+            raise ToolError(
+                f"python: the code wrote more than {self.max_file_mb} MB (output or files) and was stopped; print less. "
+                f"Start of its output:\n{stdout[:500]}"
+            )
+        if returncode != 0 and "MemoryError" in stderr:
+            raise ToolError(
+                f"python: the code ran out of memory (limit {self.memory_mb} MB) and was stopped; use less memory.\n{stderr}"
+            )
+        if returncode != 0:
+            why = f"was killed by signal {signal.Signals(-returncode).name}" if returncode < 0 else f"exited with code {returncode}"
+            text = f"python: the code {why}.\n{stderr}"
+            if stdout:
+                text += f"\nOutput before the error:\n{stdout}"
+            raise ToolError(text.rstrip())
+        text = stdout
+        if stderr.strip():
+            text = (text + "\n" if text else "") + "stderr:\n" + stderr
+        return text.rstrip("\n") if text.strip() else "(no output; use print() to show results)"
+
+    def _read(self, path: Path, root: Path) -> str:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            data = f.read(self.max_output * 4)
+        text = data.decode("utf-8", errors="replace")
+        text = text.replace(str(root / "main.py"), "<code>").replace(str(root), "<tmp>")
+        if len(text) > self.max_output or size > len(data):
+            text = text[: self.max_output] + f"\n[output truncated: {size} bytes in all, the first {self.max_output} characters shown]"
+        return text

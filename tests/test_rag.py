@@ -1,0 +1,197 @@
+"""RAG: prompt with numbered sources, citation checks, abstention, history rewrite, streaming.
+
+Logic tests use FakeLLM; one end-to-end test uses the real default model, the real
+embedder and a real persistent Chroma collection in tmp_path.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from augment.errors import ConfigError, InvalidMessagesError
+from augment.llm.fake import FakeLLM
+from augment.rag import NO_ANSWER, RAG, RAGAnswer
+from augment.rag_checks import SupportChecker, check_answer, content_words, split_sentences
+from augment.retrieval.retriever import ListRetriever
+from augment.types import Document, Message, ScoredDocument
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SOURCES = [
+    Document("The Eiffel Tower is about 330 metres tall including its antennas.", {"source": "docs/eiffel.md"}, id="h"),
+    Document("The tower is repainted about every seven years with 60 tonnes of paint.", {"source": "docs/eiffel.md"}, id="p"),
+]
+
+
+def rag_with(replies, docs=SOURCES, **kw) -> tuple[RAG, FakeLLM]:
+    llm = FakeLLM(replies)
+    return RAG(llm, ListRetriever(docs), **kw), llm
+
+
+def test_prompt_numbers_the_sources_and_is_visible():
+    rag, llm = rag_with(["It is about 330 metres tall [1]."])
+    answer = rag.ask("How tall is the Eiffel Tower?")
+    sent = llm.calls[0].messages
+    assert sent[0].role == "system" and "[1]" in sent[0].content
+    user = sent[-1].content
+    assert "[1] (docs/eiffel.md) The Eiffel Tower is about 330 metres" in user
+    assert "[2] (docs/eiffel.md) The tower is repainted" in user
+    assert "Question: How tall is the Eiffel Tower?" in user
+    # FakeLLM renders the exact messages as JSON; TransformersLLM renders its chat template
+    assert json.loads(answer.prompt)[-1]["content"] == user
+    assert answer.prompt == rag.show_prompt("How tall is the Eiffel Tower?")
+    assert answer.citations == {1: answer.sources[0]} and answer.sources[0].id == "h"
+    assert not answer.unsupported and not answer.abstained
+    assert answer.format_sources() == "[1] docs/eiffel.md (score 1.000)"
+
+
+def test_invalid_citation_is_removed():
+    rag, _ = rag_with(["The tower is about 330 metres tall [1][5]. It is repainted every seven years [9]."])
+    answer = rag.ask("Tell me about the tower")
+    assert "[5]" not in answer.answer and "[9]" not in answer.answer
+    assert sorted(answer.removed_citations) == [5, 9]
+    assert answer.answer.startswith("The tower is about 330 metres tall [1].")
+    # the second sentence lost its only citation; the fallback finds its real source
+    assert answer.sentences[1].citations == [2] and answer.sentences[1].inferred
+    assert set(answer.citations) == {1, 2} and answer.inferred_citations == [2]
+
+
+def test_unsupported_sentence_is_flagged():
+    rag, _ = rag_with(["The tower is 330 metres tall [1]. It was designed by Leonardo da Vinci in Rome [1]."])
+    answer = rag.ask("Who designed it?")
+    assert answer.unsupported == ["It was designed by Leonardo da Vinci in Rome [1]."]
+    assert answer.sentences[0].supported is True and answer.sentences[1].flagged
+    assert answer.sentences[1].overlap < 0.5
+
+
+def test_uncited_supported_sentence_gets_an_inferred_citation():
+    rag, _ = rag_with(["It is repainted every seven years with 60 tonnes of paint. Paris loves cheese."])
+    answer = rag.ask("How often is it painted?")
+    assert answer.answer == "It is repainted every seven years with 60 tonnes of paint [2]. Paris loves cheese."
+    assert answer.sentences[0].inferred and answer.sentences[0].supported
+    assert answer.unsupported == ["Paris loves cheese."]
+    no_infer, _ = rag_with(["It is repainted every seven years with 60 tonnes of paint."], infer_citations=False)
+    assert no_infer.ask("q").unsupported == ["It is repainted every seven years with 60 tonnes of paint."]
+
+
+def test_abstains_without_calling_the_llm():
+    llm = FakeLLM([])  # any call would raise ScriptExhaustedError
+    answer = RAG(llm, ListRetriever([])).ask("What is the capital of Mars?")
+    assert answer.abstained and answer.answer == NO_ANSWER and answer.sources == [] and llm.calls == []
+    low = [ScoredDocument(SOURCES[0], 0.1)]
+    custom = RAG(llm, ListRetriever(low), score_threshold=0.5, no_answer="No idea.").ask("Who won in 1998?")
+    assert custom.answer == "No idea." and custom.abstained and llm.calls == []
+    assert "without calling the model" in RAG(llm, ListRetriever([])).show_prompt("x")
+
+
+def test_history_is_rewritten_into_a_standalone_query():
+    seen = []
+
+    class Recording(ListRetriever):
+        def retrieve(self, query, k=4):
+            seen.append(query)
+            return super().retrieve(query, k)
+
+    llm = FakeLLM(["How often is the Eiffel Tower repainted?", "About every seven years [2]."])
+    rag = RAG(llm, Recording(SOURCES))
+    history = [Message.user("How tall is the Eiffel Tower?"), Message.assistant("About 330 metres [1]."),
+               Message.user("And how often is it painted?")]
+    answer = rag.chat(history)
+    rewrite_call = llm.calls[0].messages[-1].content
+    assert "user: How tall is the Eiffel Tower?" in rewrite_call and "assistant: About 330 metres [1]." in rewrite_call
+    assert "Last question: And how often is it painted?" in rewrite_call
+    assert answer.rewrite_prompt == rewrite_call
+    assert seen == ["How often is the Eiffel Tower repainted?"]
+    assert answer.query == "How often is the Eiffel Tower repainted?" and answer.question == history[-1].content
+    final = llm.calls[1].messages
+    assert [m.role for m in final] == ["system", "user", "assistant", "user"]
+    assert answer.citations == {2: answer.sources[1]}
+    off, llm2 = rag_with(["Fine [1]."], history_rewrite=False)
+    assert off.chat(history).rewrite_prompt is None and len(llm2.calls) == 1
+
+
+def test_stream_yields_deltas_then_the_checked_answer():
+    rag, _ = rag_with(["The tower is about 330 metres tall [1][4]."])
+    items = list(rag.stream("How tall?"))
+    deltas, final = items[:-1], items[-1]
+    assert all(isinstance(d, str) for d in deltas) and len(deltas) > 3
+    assert "".join(deltas) == "The tower is about 330 metres tall [1][4]."
+    assert isinstance(final, RAGAnswer) and final.answer == "The tower is about 330 metres tall [1]."
+    abstain = list(RAG(FakeLLM([]), ListRetriever([])).stream("x?"))
+    assert abstain[0] == NO_ANSWER and abstain[-1].abstained
+
+
+def test_bad_input_is_refused_clearly():
+    with pytest.raises(ConfigError, match="augment LLM"):
+        RAG("gpt", ListRetriever(SOURCES))
+    with pytest.raises(ConfigError, match="retriever"):
+        RAG(FakeLLM([]), object())
+    with pytest.raises(ConfigError, match="{sources}"):
+        RAG(FakeLLM([]), ListRetriever(SOURCES), prompt="Question: {question}")
+    rag, _ = rag_with([])
+    with pytest.raises(InvalidMessagesError, match="non-empty"):
+        rag.ask("   ")
+    with pytest.raises(InvalidMessagesError, match="last message"):
+        rag.chat([Message.user("hi"), Message.assistant("hello")])
+
+
+def test_check_rules_directly():
+    assert split_sentences("A is b. [1] C is d.")[0] == ["A is b [1].", "C is d."]
+    assert content_words("The tables were built in 1889 [2].") == {"table", "built", "1889"}
+    checked = check_answer("Sure! Water boils at 100 degrees [1, 3].", ["Water boils at 100 degrees Celsius."])
+    assert checked.text == "Sure! Water boils at 100 degrees [1]." and checked.removed == [3]
+    assert checked.sentences[0].supported is None  # no content words: not checked
+    assert check_answer("I don't know.", ["x y z"]).sentences[0].supported is None
+    assert not SupportChecker().supports("Cats sleep sixteen hours.", "Dogs bark at night.")[0]
+
+
+class _Sim:
+    """An embedder stand-in whose vectors make two given texts similar."""
+
+    def embed_documents(self, texts):
+        import numpy as np
+
+        return np.array([[1.0, 0.0] for _ in texts], dtype=np.float32)
+
+    def embed_query(self, text):
+        import numpy as np
+
+        return np.array([0.8, 0.6], dtype=np.float32)
+
+
+def test_embedding_similarity_is_a_second_opinion():
+    sentence, source = "The structure rises roughly a third of a kilometre.", "The Eiffel Tower is 330 metres tall."
+    assert not SupportChecker().supports(sentence, source)[0]
+    ok, overlap, sim = SupportChecker(embedder=_Sim(), min_similarity=0.75).supports(sentence, source)
+    assert ok and overlap < 0.5 and sim == pytest.approx(0.8)
+    assert not SupportChecker(embedder=_Sim(), min_similarity=0.9).supports(sentence, source)[0]
+
+
+@pytest.mark.real_model
+def test_real_rag_answer_with_checked_citations(default_llm, default_embedder, tmp_path):
+    from augment.retrieval.bm25 import BM25Retriever
+    from augment.retrieval.ingest import ingest
+    from augment.retrieval.retriever import DenseRetriever, HybridRetriever
+    from augment.retrieval.store import ChromaStore
+
+    store = ChromaStore("samples", path=tmp_path / "db", embedder=default_embedder)
+    report = ingest([ROOT / "examples" / "docs"], store, glob="*.md", ignore=("README.md",), progress=False)
+    assert report.added > 5 and not report.failed
+    retriever = HybridRetriever([DenseRetriever(store, score_threshold=0.3), BM25Retriever(store)], gate=0)
+    rag = RAG(default_llm, retriever, k=3, max_tokens=60)
+    answer = rag.ask("How tall is the Eiffel Tower?")
+    assert "eiffel_tower.md" in answer.sources[0].metadata["source"]
+    assert answer.answer.strip() and not answer.abstained
+    assert "330 metres" in answer.prompt and "[1]" in answer.prompt
+    assert answer.citations, answer.raw_answer  # cited by the model or by the checked fallback
+    for n, src in answer.citations.items():
+        assert f"[{n}]" in answer.answer and src is answer.sources[n - 1]
+    for s in answer.sentences:
+        if s.citations and not s.flagged:
+            assert any(SupportChecker().supports(s.text, answer.sources[n - 1].text)[0] for n in s.citations) \
+                or s.similarity is not None
+    nothing = rag.ask("What is the airspeed velocity of an unladen swallow?")
+    assert nothing.abstained and nothing.answer == NO_ANSWER
