@@ -76,9 +76,9 @@ def _stream(rag: Any, conversation: Any, out: TextIO | None) -> Any:
 
 def rag_ask(llm: Any, question: str, collection: str, db: str | None = None, chroma_url: str | None = None,
             max_tokens: int = 200, k: int = 4, score_threshold: float = 0.3, stream: bool = False,
-            show_prompt: bool = False, out: TextIO | None = None) -> Any:
+            show_prompt: bool = False, out: TextIO | None = None, embedder: Any = None) -> Any:
     """Answer one question over ``collection``; print the answer and its cited sources; return the RAGAnswer."""
-    rag = open_rag(llm, collection, db, chroma_url, max_tokens, k, score_threshold)
+    rag = open_rag(llm, collection, db, chroma_url, max_tokens, k, score_threshold, embedder)
     if show_prompt:
         click.echo(rag.show_prompt(question), file=out)
         click.echo("-" * 40, file=out)
@@ -91,9 +91,9 @@ def rag_ask(llm: Any, question: str, collection: str, db: str | None = None, chr
 
 def rag_chat(llm: Any, collection: str, db: str | None = None, chroma_url: str | None = None,
              max_tokens: int = 200, k: int = 4, score_threshold: float = 0.3, stream: bool = True,
-             input_stream: TextIO | None = None, out: TextIO | None = None) -> list[Message]:
+             input_stream: TextIO | None = None, out: TextIO | None = None, embedder: Any = None) -> list[Message]:
     """Interactive RAG chat over ``collection`` (history kept; 'exit' or end of input stops). Returns the history."""
-    rag = open_rag(llm, collection, db, chroma_url, max_tokens, k, score_threshold)
+    rag = open_rag(llm, collection, db, chroma_url, max_tokens, k, score_threshold, embedder)
     inp = input_stream or sys.stdin
     history: list[Message] = []
     click.echo(f"Chatting over collection {collection!r}. Type 'exit' to stop.", file=out)

@@ -26,7 +26,7 @@ from augment.eval.metrics import MODEL_METRICS, check_metric_names, compute_metr
 
 __all__ = ["evaluate", "EvalReport", "load_dataset", "as_predictor", "INPUT_KEYS", "TARGET_KEYS"]
 
-INPUT_KEYS = ("input", "question", "prompt", "instruction", "text", "task")
+INPUT_KEYS = ("instruction", "prompt", "question", "input", "text", "task")
 TARGET_KEYS = ("output", "answer", "label", "target", "reference", "completion", "response", "summary", "tags")
 _ANSWER_ATTRS = ("answer", "final_answer", "output", "text", "content")
 
@@ -103,6 +103,13 @@ def _pick(item: dict[str, Any], key: str | None, candidates: Sequence[str], what
     raise DataError(f"cannot find the {what} column among {sorted(item)}; pass {what}_key=... (e.g. {candidates[0]!r})")
 
 
+def _input_text(item: dict[str, Any], input_key: str | None) -> str:
+    """The item's input; an ``instruction`` with an ``input`` column becomes "instruction\n\ninput" (as in fine-tuning)."""
+    key = _pick(item, input_key, INPUT_KEYS, "input")
+    extra = item.get("input") if input_key is None and key == "instruction" else None
+    return f"{item[key]}\n\n{extra}" if extra else str(item[key])
+
+
 def _answer(result: Any) -> Any:
     if isinstance(result, (str, int, float, bool, list, dict)) or result is None:
         return result
@@ -141,14 +148,14 @@ def as_predictor(program: Any, *, llm: Any = None, input_key: str | None = None,
         return run_prompt
     if isinstance(program, LLM):
         def run_llm(item):
-            return program.complete(str(item[_pick(item, input_key, INPUT_KEYS, "input")]), **options).text.strip(), {}
+            return program.complete(_input_text(item, input_key), **options).text.strip(), {}
         return run_llm
     for method in ("ask", "run"):  # a RAG pipeline, then an agent
         if callable(getattr(program, method, None)):
             fn = getattr(program, method)
 
             def run_obj(item, fn=fn):
-                result = fn(str(item[_pick(item, input_key, INPUT_KEYS, "input")]))
+                result = fn(_input_text(item, input_key))
                 return _answer(result), {}
             return run_obj
     if callable(program):
@@ -187,7 +194,8 @@ def evaluate(
       result's ``answer``/``output``/``text`` is used; any other callable gets
       ``item[input_key]`` when ``input_key`` is given, else the whole item.
     - ``input_key``/``target_key`` default to the first present of
-      :data:`INPUT_KEYS` / :data:`TARGET_KEYS`.
+      :data:`INPUT_KEYS` / :data:`TARGET_KEYS` (``instruction`` + ``input`` are
+      joined as in fine-tuning data).
     - ``labels``: map free text to the first label it mentions (classification);
       ``parse``: any ``text -> answer`` callable (e.g. ``NumberParser()``).
     - Metric names: accuracy, f1 (precision/recall/F1 macro and micro), entity_f1,

@@ -110,9 +110,11 @@ class LangChainTool(Tool):
 
     def _setup(self) -> None:
         if self._json_schema is None:
-            return super()._setup()
-        self._parameters = self._json_schema
-        self._model = BaseModel  # validation is done by validate() below
+            super()._setup()
+        else:
+            self._parameters = self._json_schema
+            self._model = BaseModel  # validation is done by validate() below
+        self._parameters.pop("description", None)  # LangChain repeats the tool's description in its schema
 
     def validate(self, arguments: Any) -> dict[str, Any]:
         if self._json_schema is None:

@@ -231,24 +231,40 @@ class LLM(ABC):
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         done = object()
+        gone = threading.Event()  # set when the consumer stops early: the worker closes the generator
+
+        def post(item: Any) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the event loop closed after the consumer left
+                gone.set()
 
         def worker() -> None:
+            items = self.generate_stream(msgs, opts)
             try:
-                for item in self.generate_stream(msgs, opts):
-                    loop.call_soon_threadsafe(queue.put_nowait, item)
+                for item in items:
+                    if gone.is_set():
+                        break
+                    post(item)
             except BaseException as e:  # handed to the consumer, re-raised there
-                loop.call_soon_threadsafe(queue.put_nowait, e)
+                post(e)
             finally:
-                loop.call_soon_threadsafe(queue.put_nowait, done)
+                close = getattr(items, "close", None)
+                if close is not None:
+                    close()
+                post(done)
 
         threading.Thread(target=worker, daemon=True).start()
-        while True:
-            item = await queue.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        try:
+            while True:
+                item = await queue.get()
+                if item is done:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            gone.set()
 
     # ---- helpers -------------------------------------------------------
     def count_tokens(self, text: str) -> int:

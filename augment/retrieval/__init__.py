@@ -35,6 +35,10 @@ _LAZY = {
     "DenseRetriever": "augment.retrieval.retriever",
     "BM25Retriever": "augment.retrieval.retriever",
     "HybridRetriever": "augment.retrieval.retriever",
+    "MMRRetriever": "augment.retrieval.retriever",
+    "RerankRetriever": "augment.retrieval.rerank",
+    "CrossEncoderReranker": "augment.retrieval.rerank",
+    "hybrid_retriever": "augment.retrieval.retriever",
 }
 
 __all__ = sorted(_LAZY)

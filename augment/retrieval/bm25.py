@@ -87,7 +87,6 @@ class BM25Retriever(Retriever):
         self.params = {"k1": k1, "b": b, "method": method}
         self.stopwords = stopwords
         self.stemmer_name, self._stem = default_stemmer() if stemmer == "auto" else ("none", None)
-        self.embedder = getattr(store, "embedder", None)
         self.index_dir = Path(index_dir) if index_dir is not None else self._default_index_dir()
         self.loaded_from_disk = False
         self._docs: list[Document] = []

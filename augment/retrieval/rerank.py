@@ -78,7 +78,10 @@ class RerankRetriever(Retriever):
             raise ConfigError(f"RerankRetriever wraps an augment Retriever; got {type(base).__name__}")
         self.base, self.k, self.fetch_k = base, _check_k(k), _check_k(fetch_k)
         self.reranker = reranker if isinstance(reranker, CrossEncoderReranker) else CrossEncoderReranker(reranker)
-        self.embedder: Any = getattr(base, "embedder", None)
+
+    @property
+    def embedder(self) -> Any:  # type: ignore[override]
+        return getattr(self.base, "embedder", None)
 
     def retrieve(self, query: str, k: int | None = None) -> list[ScoredDocument]:
         k = _check_k(self.k if k is None else k)

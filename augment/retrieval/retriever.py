@@ -39,6 +39,7 @@ __all__ = [
     "reciprocal_rank_fusion",
     "mmr_select",
     "doc_key",
+    "hybrid_retriever",
 ]
 
 
@@ -131,7 +132,11 @@ class DenseRetriever(Retriever):
         if not hasattr(store, "query"):
             raise ConfigError(f"DenseRetriever needs a store with query(text, k, where); got {type(store).__name__}")
         self.store, self.k, self.score_threshold, self.where = store, _check_k(k), score_threshold, where
-        self.embedder = getattr(store, "embedder", None)
+
+    @property
+    def embedder(self) -> Any:  # type: ignore[override]
+        """The store's embedder (loaded on first use)."""
+        return getattr(self.store, "embedder", None)
 
     def retrieve(self, query: str, k: int | None = None) -> list[ScoredDocument]:
         k = _check_k(self.k if k is None else k)
@@ -195,7 +200,11 @@ class HybridRetriever(Retriever):
             raise ConfigError(f"gate={gate} is not the index of one of the {len(retrievers)} retrievers")
         self.retrievers, self.rrf_k, self.weights = retrievers, rrf_k, list(weights) if weights else None
         self.fetch_k, self.k, self.gate = fetch_k, _check_k(k), gate
-        self.embedder = next((r.embedder for r in retrievers if getattr(r, "embedder", None) is not None), None)
+
+    @property
+    def embedder(self) -> Any:  # type: ignore[override]
+        """The first embedder among the fused retrievers (None for BM25 only)."""
+        return next((r.embedder for r in self.retrievers if getattr(r, "embedder", None) is not None), None)
 
     def retrieve(self, query: str, k: int | None = None) -> list[ScoredDocument]:
         k = _check_k(self.k if k is None else k)
@@ -265,6 +274,19 @@ class MMRRetriever(Retriever):
 
     def __repr__(self) -> str:
         return f"MMRRetriever({self.base!r}, fetch_k={self.fetch_k}, lambda_mult={self.lambda_mult})"
+
+
+def hybrid_retriever(store: Any, k: int = 4, score_threshold: float | None = 0.3, rrf_k: int = 60) -> HybridRetriever:
+    """The default retriever over a store: dense (with ``score_threshold``) + BM25, fused by RRF.
+
+    The dense retriever gates the hybrid: when no document passes the dense
+    threshold (0.3 cosine suits all-MiniLM-L6-v2), nothing is returned, so a RAG
+    over it says it does not know instead of answering from keyword noise.
+    """
+    from augment.retrieval.bm25 import BM25Retriever
+
+    return HybridRetriever([DenseRetriever(store, k=k, score_threshold=score_threshold), BM25Retriever(store, k=k)],
+                           rrf_k=rrf_k, k=k, gate=0)
 
 
 def __getattr__(name: str) -> Any:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import copy
 import dataclasses
 import enum
 import inspect
@@ -38,7 +39,7 @@ from pydantic import BaseModel, ValidationError
 
 from augment.errors import ToolError, ToolTimeoutError, ToolValidationError
 from augment.tools.docstrings import parse_docstring
-from augment.tools.schema import clean_schema, format_validation_error, model_from_function, strict_model
+from augment.tools.schema import clean_schema, format_validation_error, model_from_function, model_json_schema, strict_model
 
 __all__ = ["Tool", "FunctionTool", "tool", "to_observation", "DEFAULT_TIMEOUT"]
 
@@ -121,8 +122,11 @@ class Tool:
         return self.forward
 
     def _docs(self) -> tuple[str, dict[str, str]]:
-        cls_desc, cls_args = parse_docstring(type(self).__doc__ if type(self).__doc__ != Tool.__doc__ else None)
-        fwd_desc, fwd_args = parse_docstring(getattr(type(self), "forward").__doc__)
+        cls_doc = next((c.__doc__ for c in type(self).__mro__[:-1] if c.__doc__ and c is not Tool and issubclass(c, Tool)), None)
+        cls_desc, cls_args = parse_docstring(cls_doc)
+        fwd_doc = next((c.__dict__["forward"].__doc__ for c in type(self).__mro__
+                        if "forward" in c.__dict__ and getattr(c.__dict__["forward"], "__doc__", None)), None)
+        fwd_desc, fwd_args = parse_docstring(fwd_doc if fwd_doc != Tool.forward.__doc__ else None)
         return (cls_desc or fwd_desc), {**cls_args, **fwd_args}
 
     def _setup(self) -> None:
@@ -141,7 +145,7 @@ class Tool:
             self._model = strict_model(self.args_schema, self.name)
         else:
             self._model = model_from_function(target, self.name, arg_docs, require_docs=self.require_docs)
-        self._parameters = clean_schema(self._model.model_json_schema())
+        self._parameters = clean_schema(model_json_schema(self._model))
 
     def forward(self, **kwargs: Any) -> Any:
         """Do the work; override in subclasses."""
@@ -151,16 +155,16 @@ class Tool:
     @property
     def args_model(self) -> type[BaseModel]:
         """The pydantic model of the arguments (unknown keys are refused)."""
-        if self._model is None:
+        if getattr(self, "_model", None) is None:  # a subclass __init__ that did not call super().__init__()
             self._setup()
         return self._model  # type: ignore[return-value]
 
     @property
     def parameters(self) -> dict[str, Any]:
-        """JSON schema of the arguments."""
-        if self._parameters is None:
+        """JSON schema of the arguments (a copy: changing it does not change the tool)."""
+        if getattr(self, "_parameters", None) is None:
             self._setup()
-        return self._parameters  # type: ignore[return-value]
+        return copy.deepcopy(self._parameters)  # type: ignore[arg-type]
 
     def spec(self) -> dict[str, Any]:
         """The OpenAI function-calling description of this tool."""
@@ -186,7 +190,7 @@ class Tool:
         try:
             obj = self.args_model.model_validate(arguments)
         except ValidationError as e:
-            message, problems = format_validation_error(self.name, e, self.parameters)
+            message, problems = format_validation_error(self.name, e, getattr(self, "_parameters", None) or {})
             err = ToolValidationError(message)
             err.tool_name, err.problems = self.name, problems  # type: ignore[attr-defined]
             raise err from None

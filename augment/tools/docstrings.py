@@ -55,7 +55,8 @@ def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
         # """Args:  (a section on the docstring's first line): indent it like the lines below it
         rest = [line for line in raw[1:] if line.strip()]
         base = min((_indent(line) for line in rest), default=4)
-        raw = ["", " " * max(base - 4, 0) + raw[0].strip()] + raw[1:]
+        pad = " " * max(4 - base, 0)  # already dedented (inspect.getdoc): indent the items under the header
+        raw = ["", " " * max(base - 4, 0) + raw[0].strip()] + [pad + line for line in raw[1:]]
     lines = inspect.cleandoc("\n".join(raw)).splitlines()
     args: dict[str, str] = {}
     desc_end = len(lines)

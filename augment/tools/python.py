@@ -48,7 +48,7 @@ def _strip_fences(code: str) -> str:
 
 
 def _print_last_expression(code: str) -> str:
-    """Like a REPL: show the value of a final bare expression (``2 + 2`` prints ``4``)."""
+    """Like a REPL: show the value of a final bare expression (``2 + 2`` prints ``4``); line numbers stay the same."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
@@ -58,11 +58,13 @@ def _print_last_expression(code: str) -> str:
     last = tree.body[-1].value
     if isinstance(last, ast.Call) and isinstance(last.func, ast.Name) and last.func.id == "print":
         return code
-    tree.body[-1] = ast.parse(f"__augment_value__ = None").body[0]
-    tree.body[-1].value = last  # type: ignore[attr-defined]
-    show = ast.parse("if __augment_value__ is not None:\n    print(repr(__augment_value__))").body
-    tree.body.extend(show)
-    return ast.unparse(ast.fix_missing_locations(tree))
+    stmt = tree.body[-1]  # the statement's span includes enclosing parentheses
+    data = code.encode("utf-8")
+    lines = data.splitlines(keepends=True)
+    start = sum(len(line) for line in lines[: stmt.lineno - 1]) + stmt.col_offset
+    end = sum(len(line) for line in lines[: (stmt.end_lineno or stmt.lineno) - 1]) + (stmt.end_col_offset or 0)
+    show = b"\nif __augment_value__ is not None:\n    print(repr(__augment_value__))\n"
+    return (data[:start] + b"__augment_value__ = (" + data[start:end] + b")" + data[end:] + show).decode("utf-8")
 
 
 class PythonTool(Tool):

@@ -18,7 +18,6 @@ import importlib.util
 import sys
 import traceback
 import warnings
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -70,10 +69,11 @@ def load_tools_dir(tools_dir: str | Path, strict: bool = False) -> list[Tool]:
             spec.loader.exec_module(module)
         except Exception as e:
             sys.modules.pop(module_name, None)
-            where = traceback.extract_tb(e.__traceback__)[-1]
+            lines = [f.lineno for f in traceback.extract_tb(e.__traceback__) if f.filename == str(path)]
+            line = getattr(e, "lineno", None) if isinstance(e, SyntaxError) else (lines[-1] if lines else None)
+            at = f" (at line {line})" if line else ""
             _report(
-                f"tool plugin file '{path}' failed to load: {type(e).__name__}: {e} (line {where.lineno} of {where.filename}); "
-                f"fix or remove the file",
+                f"tool plugin file '{path}' failed to load{at}: {type(e).__name__}: {e}; fix or remove the file",
                 strict, e,
             )
             continue
@@ -87,6 +87,8 @@ def load_tools_dir(tools_dir: str | Path, strict: bool = False) -> list[Tool]:
 
 def load_entry_points(strict: bool = False) -> list[Tool]:
     """Load the tools of every installed ``augment.tools`` entry point."""
+    from importlib import metadata
+
     found: list[Tool] = []
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         origin = f"entry point '{ep.name} = {ep.value}' (group {ENTRY_POINT_GROUP}" + (

@@ -19,13 +19,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from augment.errors import ToolError
 
-__all__ = ["model_from_function", "strict_model", "clean_schema", "format_validation_error", "describe_schema"]
+__all__ = ["model_from_function", "model_json_schema", "strict_model", "clean_schema", "format_validation_error", "describe_schema"]
 
 _SCHEMA_VALUE_KEYS = {"default", "enum", "const", "examples", "example"}
 
 
 def _camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[_\-\s]+", name) if part) or "Tool"
+
+
+def model_json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """pydantic's JSON schema of ``model`` (not a cached copy some libraries patch onto the class)."""
+    from pydantic.json_schema import model_json_schema as generate
+
+    return generate(model)
 
 
 def model_from_function(
@@ -69,7 +76,7 @@ def _build(where: str, model_name: str, fields: dict[str, Any], base: type[BaseM
         else:
             config = {**base.model_config, "extra": "forbid"}
             model = type(base.__name__, (base,), {"model_config": config, "__module__": base.__module__})
-        model.model_json_schema()
+        model_json_schema(model)
     except ToolError:
         raise
     except Exception as e:
@@ -192,6 +199,6 @@ def format_validation_error(tool_name: str, error: ValidationError, schema: dict
         lines.append(f"  {name} ({describe_schema(prop)}, {need}){helptext}")
     message = (
         f"Invalid arguments for tool '{tool_name}': " + "; ".join(problems) + ".\n"
-        f"Expected arguments:\n" + ("\n".join(lines) or "  (none)") + f"\nFix the arguments and call '{tool_name}' again."
+        "Expected arguments:\n" + ("\n".join(lines) or "  (none)") + f"\nFix the arguments and call '{tool_name}' again."
     )
     return message, problems

@@ -105,9 +105,16 @@ def test_bad_input(tmp_path):
 
 @pytest.mark.real_model
 def test_real_model_program_and_perplexity_report(default_llm, tmp_path):
-    data = [{"input": "What is the capital of France? Answer with one word.", "output": "Paris"},
-            {"input": "What color is the sky on a clear day? Answer with one word.", "output": "Blue"}]
-    rep = evaluate(default_llm, data, ["token_f1", "perplexity"], tmp_path / "r.json", max_tokens=6, progress=False)
-    assert all(isinstance(p["prediction"], str) and p["prediction"] for p in rep.predictions)
+    data = [{"input": "What is the capital of France? Answer in one short sentence.",
+             "output": "The capital of France is Paris."}]
+    rep = evaluate(default_llm, data, ["token_f1", "perplexity"], tmp_path / "r.json", max_tokens=4, progress=False)
+    assert isinstance(rep.predictions[0]["prediction"], str) and rep.predictions[0]["prediction"]
     assert 0.0 <= rep.metrics["token_f1"] <= 1.0 and rep.metrics["perplexity"] > 1.0
     assert json.loads((tmp_path / "r.json").read_text())["metrics"] == rep.metrics
+
+
+def test_instruction_and_input_columns_joined_like_finetuning_data():
+    llm = FakeLLM(["BONJOUR"])
+    evaluate(llm, [{"instruction": "Translate to French, in capitals.", "input": "hello", "output": "BONJOUR"}],
+             ["exact_match"], progress=False)
+    assert llm.calls[0].messages[0].content == "Translate to French, in capitals.\n\nhello"

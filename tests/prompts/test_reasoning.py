@@ -114,7 +114,7 @@ def test_self_consistency_real_model_one_batched_generation(default_llm):
 
     default_llm.generate_batch = spy  # instance attribute only, removed below
     try:
-        cot = ChainOfThought(Q, default_llm, NumberParser(), max_tokens=24, answer_max_tokens=6)
+        cot = ChainOfThought(Q, default_llm, NumberParser(), max_tokens=16, answer_max_tokens=4)
         r = SelfConsistency(cot, n=4, temperature=0.9, seed=1)(question="Tom has 2 apples and buys 3 more. How many apples?")
     finally:
         del default_llm.generate_batch

@@ -91,7 +91,9 @@ def test_spec_is_an_openai_function_and_accepted_by_generate_options():
     spec = every_kind.spec()
     assert spec["type"] == "function"
     assert spec["function"]["name"] == "every_kind"
-    assert spec["function"]["parameters"] is every_kind.parameters
+    assert spec["function"]["parameters"] == every_kind.parameters
+    spec["function"]["parameters"]["properties"].clear()  # callers get copies
+    assert "text" in every_kind.spec()["function"]["parameters"]["properties"]
     opts = GenerateOptions.build(tools=[every_kind])
     assert opts.tools[0]["function"]["name"] == "every_kind"
 
@@ -344,3 +346,30 @@ def test_tool_subclass_without_forward_or_description():
     with pytest.raises(ToolError, match="has no description"):
         NoDescription()
     assert NoDescription(description="Return x.").call({"x": 3}) == "3"
+
+
+def test_subclass_of_a_builtin_and_subclass_without_super_init():
+    from augment.tools.calculator import Calculator
+
+    class MyCalc(Calculator):
+        name = "my_calc"
+
+    c = MyCalc()
+    assert c.description.startswith("Evaluate an arithmetic expression") and c.call({"expression": "1+1"}) == "2"
+
+    class Lazy(Tool):
+        """Return a constant."""
+
+        name = "lazy"
+
+        def __init__(self, value: int):  # forgets super().__init__()
+            self.value = value
+
+        def forward(self, times: int = 1) -> int:
+            """Args:
+                times: a multiplier
+            """
+            return self.value * times
+
+    assert Lazy(7).call({"times": 2}) == "14"
+    assert Lazy(1).spec()["function"]["parameters"]["properties"]["times"]["type"] == "integer"

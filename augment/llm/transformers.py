@@ -1,0 +1,336 @@
+"""Local models on torch + transformers: causal (Llama/GPT style) and seq2seq (T5 style).
+
+>>> from augment.llm.loader import load_llm                      # doctest: +SKIP
+>>> llm = load_llm()                 # SmolLM2-135M-Instruct, embedded  # doctest: +SKIP
+>>> llm.complete("Capital of France?", max_tokens=8).text        # doctest: +SKIP
+'The capital of France is Paris.'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from augment.errors import ConfigError, ContextLengthError, ModelLoadError, ModelNotFoundError
+from augment.llm import _hf
+from augment.llm.adapters import AdapterMixin
+from augment.llm.base import LLM, GenerateOptions, MessagesLike, StreamItem, normalize_messages, normalize_tools
+from augment.types import Completion, Message, Usage
+
+__all__ = ["TransformersLLM", "Generated"]
+
+
+@dataclass
+class Generated:
+    """Raw result of one row of :meth:`TransformersLLM._generate_ids`.
+
+    ``ids`` are the new tokens (end-of-sequence and padding removed),
+    ``hit_eos`` tells whether the model ended by itself, ``max_new_tokens`` is
+    the limit that applied.
+    """
+
+    ids: list[int]
+    prompt_tokens: int
+    hit_eos: bool
+    max_new_tokens: int
+
+
+class _EventStop:
+    """A stopping criterion that fires when a threading.Event is set (a stream consumer went away)."""
+
+    def __init__(self, event: threading.Event):
+        self.event = event
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+class TransformersLLM(AdapterMixin, LLM):
+    """A local Hugging Face model: chat template, batching, streaming, stop strings, LoRA adapters.
+
+    Build one with :func:`augment.llm.loader.load_llm` or
+    :meth:`from_pretrained`, or wrap a model and tokenizer you already have::
+
+        llm = TransformersLLM.from_pretrained("path/to/folder", dtype="float32")
+        llm.complete("Hi", max_tokens=20).text
+        for piece in llm.stream("Tell a joke"):        # str deltas, then the Completion
+            print(piece if isinstance(piece, str) else "", end="")
+        llm.batch(["q1", "q2"], max_tokens=16)        # one left-padded generate call
+
+    Prompts: the tokenizer's chat template; a tokenizer without one gets the
+    plain format of :func:`augment.llm._hf.plain_prompt` (a lone user message
+    verbatim, else ``"Role: content"`` turns ending in ``"Assistant:"``).
+    ``render_prompt(messages, tools=...)`` shows the exact text.
+
+    Context overflow: a prompt that does not fit the context window raises
+    :class:`ContextLengthError` (``truncation="error"``, the default), or,
+    with ``truncation="left"``, loses its oldest tokens with a warning. When
+    the prompt fits but ``max_tokens`` does not, fewer tokens are generated
+    and ``finish_reason`` is ``"length"``.
+
+    Tools / JSON: when ``tools`` or ``response_format`` is given (and
+    ``tool_choice != "none"``), generation is delegated to
+    ``augment.llm.constrained.constrained_generate(self, conversations, options)``,
+    which may use :meth:`render_prompt`, :meth:`_generate_ids` (HF generate on
+    rendered prompts with extra ``logits_processor``) and :meth:`_to_completion`.
+
+    Thread safety: generate calls and adapter switches are serialised by a lock.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, *, model_name: str | None = None, device: str | None = None,
+                 context_window: int | None = None, truncation: str = "error"):
+        if truncation not in ("error", "left"):
+            raise ConfigError(f"truncation={truncation!r}; use 'error' (raise ContextLengthError) or 'left'")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = str(device or getattr(model, "device", "cpu"))
+        self.model_name = model_name or getattr(model.config, "_name_or_path", "") or type(model).__name__
+        self.is_seq2seq = bool(getattr(model.config, "is_encoder_decoder", False))
+        self.context_window = context_window or self._detect_context_window()
+        self.truncation = truncation
+        self._lock = threading.RLock()
+        self._active_adapter = None
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        if not self.is_seq2seq:
+            tokenizer.padding_side = "left"
+        eos = getattr(model.generation_config, "eos_token_id", None)
+        eos = list(eos) if isinstance(eos, (list, tuple)) else ([eos] if eos is not None else [])
+        if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in eos:
+            eos.append(tokenizer.eos_token_id)
+        self._eos_ids = eos
+        self.model.eval()
+
+    # ---- loading --------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, source: str | os.PathLike, *, dtype: Any = None, device: Any = None,
+                        local_files_only: bool = True, model_name: str | None = None,
+                        trust_remote_code: bool = False, **kwargs: Any) -> "TransformersLLM":
+        """Load a folder or a hub id from the local cache (``local_files_only``), causal or seq2seq.
+
+        ``dtype``: ``None``/"auto" (bf16 on CPUs with native bf16, else fp32;
+        bf16 on CUDA) or a dtype name; ``device``: "cpu", "cuda", "mps" or None
+        (the best available). Other keyword arguments go to the constructor.
+        """
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+        dev = _hf.resolve_device(device)
+        torch_dtype = _hf.resolve_dtype(dtype, dev)
+        src = str(source)
+        common = {"local_files_only": local_files_only, "trust_remote_code": trust_remote_code}
+        try:
+            config = AutoConfig.from_pretrained(src, **common)
+        except OSError as e:
+            where = "folder" if Path(src).exists() else "hub id in the local cache"
+            raise ModelNotFoundError(
+                f"no model found for {src!r} ({where}): {str(e).splitlines()[0][:200]}. Pass a folder with "
+                "config.json, a .gguf file, or download the hub model first (`huggingface-cli download ORG/NAME` "
+                "on a machine with network) and load it as 'hf:ORG/NAME'"
+            ) from e
+        auto = AutoModelForSeq2SeqLM if getattr(config, "is_encoder_decoder", False) else AutoModelForCausalLM
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(src, **common)
+            model = auto.from_pretrained(src, dtype=torch_dtype, **common)
+        except (OSError, ValueError, RuntimeError) as e:
+            raise ModelLoadError(f"could not load the model {src!r}: {str(e).splitlines()[0][:300]}") from e
+        model.to(dev)
+        return cls(model, tokenizer, model_name=model_name or Path(src).name or src, device=dev, **kwargs)
+
+    def _detect_context_window(self) -> int:
+        cfg = self.model.config
+        for attr in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+            value = getattr(cfg, attr, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        limit = getattr(self.tokenizer, "model_max_length", None)
+        return limit if isinstance(limit, int) and 0 < limit < 1_000_000 else 512
+
+    # ---- prompts --------------------------------------------------------
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    def render_prompt(self, messages: MessagesLike, tools: Any = None, **_: Any) -> str:
+        """The exact text the model sees for ``messages`` (with ``tools`` described when given)."""
+        msgs = normalize_messages(messages)
+        tools = normalize_tools(tools)
+        template = getattr(self.tokenizer, "chat_template", None)
+        if not template:
+            if tools:
+                msgs = [Message.system(_hf.tools_system_text(tools))] + msgs
+            return _hf.plain_prompt(msgs)
+        dicts, pass_tools = _hf.messages_for_template(msgs, template, tools)
+        extra = {"tools": tools} if pass_tools else {}
+        return self.tokenizer.apply_chat_template(dicts, tokenize=False, add_generation_prompt=True, **extra)
+
+    def count_tokens(self, text: str) -> int:
+        """Exact number of tokens of ``text`` for this tokenizer."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    # ---- generation -----------------------------------------------------
+    def generate(self, messages: list[Message], options: GenerateOptions) -> Completion:
+        return self.generate_batch([messages], options)[0]
+
+    def generate_batch(self, conversations: list[list[Message]], options: GenerateOptions) -> list[Completion]:
+        if self._constrained(options):
+            from augment.llm.constrained import constrained_generate
+
+            return constrained_generate(self, conversations, options)
+        prompts = [self.render_prompt(c) for c in conversations]
+        return [self._to_completion(g, options) for g in self._generate_ids(prompts, options)]
+
+    def generate_stream(self, messages: list[Message], options: GenerateOptions) -> Iterator[StreamItem]:
+        if self._constrained(options):
+            yield from super().generate_stream(messages, options)
+            return
+        from transformers import TextIteratorStreamer
+
+        prompt = self.render_prompt(messages)
+        enc, max_new = self._encode([prompt], options.max_tokens)  # errors surface here, before the thread
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        stop_event = threading.Event()
+        result: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                result["gen"] = self._run(enc, max_new, options, streamer=streamer, stop_event=stop_event)[0]
+            except BaseException as e:  # re-raised in the consumer
+                result["error"] = e
+                streamer.text_queue.put(streamer.stop_signal)
+
+        worker = threading.Thread(target=run, daemon=True, name="augment-generate")
+        worker.start()
+        text, emitted = "", 0
+        try:
+            for chunk in streamer:
+                text += chunk
+                cut = _hf.find_stop(text, options.stop)
+                safe = cut if cut is not None else len(text) - _hf.stop_holdback(text, options.stop)
+                if safe > emitted:
+                    yield text[emitted:safe]
+                    emitted = safe
+                if cut is not None:
+                    stop_event.set()
+                    break
+            worker.join()
+        finally:
+            stop_event.set()
+            if worker.is_alive():
+                for _ in streamer:  # drain so generate can finish
+                    pass
+                worker.join()
+        if "error" in result:
+            raise result["error"]
+        completion = self._to_completion(result["gen"], options)
+        if len(completion.text) > emitted and completion.text.startswith(text[:emitted]):
+            yield completion.text[emitted:]
+        yield completion
+
+    def _constrained(self, options: GenerateOptions) -> bool:
+        return bool(options.tools or options.response_format) and options.tool_choice != "none"
+
+    def _encode(self, prompts: list[str], max_tokens: int) -> tuple[Any, int]:
+        """Tokenize and pad ``prompts``; enforce the context window; return ``(batch, max_new_tokens)``."""
+        add_special = not self.has_chat_template  # a rendered template already holds its special tokens
+        rows = [self.tokenizer(p, add_special_tokens=add_special)["input_ids"] for p in prompts]
+        window = self.context_window
+        for i, ids in enumerate(rows):
+            limit = window if self.is_seq2seq else window - 1
+            if len(ids) <= limit:
+                continue
+            if self.truncation == "error":
+                raise ContextLengthError(
+                    f"the prompt has {len(ids)} tokens but {self.model_name} holds {window} (context window)"
+                    f"{' minus 1 token to generate' if not self.is_seq2seq else ''}; shorten the conversation, "
+                    "or load the model with truncation='left' to drop the oldest tokens"
+                )
+            keep = window if self.is_seq2seq else window - min(max_tokens, window // 2)
+            warnings.warn(f"prompt of {len(ids)} tokens truncated from the left to {keep} tokens "
+                          f"(context window {window})", stacklevel=4)
+            rows[i] = ids[-keep:]
+        max_new = max_tokens
+        if not self.is_seq2seq:
+            max_new = max(1, min(max_tokens, window - max(len(r) for r in rows)))
+        batch = self.tokenizer.pad({"input_ids": rows}, padding=True, return_tensors="pt")
+        return batch.to(self.device), max_new
+
+    def _generation_config(self, options: GenerateOptions, max_new: int) -> Any:
+        cfg = copy.deepcopy(self.model.generation_config)
+        sample = options.do_sample
+        cfg.update(
+            max_new_tokens=max_new, max_length=None, min_new_tokens=None, do_sample=sample,
+            temperature=options.temperature if sample else None, top_p=options.top_p if sample else None,
+            top_k=0 if sample else None, num_beams=1, eos_token_id=self._eos_ids,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+        return cfg
+
+    def _generate_ids(self, prompts: list[str], options: GenerateOptions, logits_processor: Any = None,
+                      streamer: Any = None) -> list[Generated]:
+        """Run HF ``generate`` once on rendered ``prompts`` (left-padded batch); one :class:`Generated` per prompt.
+
+        ``logits_processor`` (a ``LogitsProcessorList`` or list) is passed to
+        ``generate``: constrained decoding plugs in here. Honours the
+        options' max_tokens, temperature/top_p/seed, stop strings and adapter.
+        """
+        enc, max_new = self._encode(prompts, options.max_tokens)
+        return self._run(enc, max_new, options, logits_processor=logits_processor, streamer=streamer)
+
+    def _run(self, enc: Any, max_new: int, options: GenerateOptions, logits_processor: Any = None,
+             streamer: Any = None, stop_event: threading.Event | None = None) -> list[Generated]:
+        import torch
+        from transformers import LogitsProcessorList, StoppingCriteriaList
+
+        kwargs: dict[str, Any] = {"generation_config": self._generation_config(options, max_new)}
+        if options.stop:
+            kwargs["generation_config"].stop_strings = list(options.stop)
+            kwargs["tokenizer"] = self.tokenizer
+        if logits_processor is not None:
+            kwargs["logits_processor"] = LogitsProcessorList(list(logits_processor))
+        if stop_event is not None:
+            kwargs["stopping_criteria"] = StoppingCriteriaList([_EventStop(stop_event)])
+        if streamer is not None:
+            kwargs["streamer"] = streamer
+        with self._lock, self._adapter_scope(options.adapter), torch.inference_mode():
+            with torch.random.fork_rng(devices=[]) if options.seed is not None else contextlib.nullcontext():
+                if options.seed is not None:
+                    torch.manual_seed(options.seed)
+                out = self.model.generate(**enc, **kwargs)
+        prompt_counts = enc["attention_mask"].sum(dim=1).tolist()
+        new = out[:, 1:] if self.is_seq2seq else out[:, enc["input_ids"].shape[1]:]
+        results = []
+        eos, pad = set(self._eos_ids), self.tokenizer.pad_token_id
+        for row, n_prompt in zip(new.tolist(), prompt_counts):
+            ids, hit = [], False
+            for t in row:
+                if t in eos:
+                    hit = True
+                    break
+                ids.append(t)
+            if not hit:
+                while ids and ids[-1] == pad:
+                    ids.pop()
+            results.append(Generated(ids, int(n_prompt), hit, max_new))
+        return results
+
+    def _to_completion(self, gen: Generated, options: GenerateOptions) -> Completion:
+        """Decode a :class:`Generated`, cut at the first stop string, set finish_reason and usage."""
+        text = self.tokenizer.decode(gen.ids, skip_special_tokens=True)
+        cut = _hf.find_stop(text, options.stop)
+        if cut is not None:
+            text, finish = text[:cut], "stop"
+        elif gen.hit_eos or len(gen.ids) < gen.max_new_tokens:
+            finish = "stop"
+        else:
+            finish = "length"
+        used = len(gen.ids) + (1 if gen.hit_eos else 0)
+        return Completion(text, finish_reason=finish, usage=Usage(gen.prompt_tokens, used), model=self.model_name)
+

