@@ -145,13 +145,14 @@ class RAG:
             hits = [h for h in hits if h.score >= self.score_threshold]
         return list(hits)[: self.k]
 
+    def source_text(self, src: ScoredDocument) -> str:
+        """A source as the model sees it (its title, then its text); citations are checked against this."""
+        label = src.metadata.get("title") or src.metadata.get("source")
+        text = " ".join(src.text.split())[: self.max_source_chars]
+        return (f"({label}) " if label else "") + text
+
     def format_sources(self, sources: Sequence[ScoredDocument]) -> str:
-        blocks = []
-        for n, src in enumerate(sources, start=1):
-            label = src.metadata.get("title") or src.metadata.get("source")
-            text = " ".join(src.text.split())[: self.max_source_chars]
-            blocks.append(f"[{n}] " + (f"({label}) " if label else "") + text)
-        return "\n".join(blocks)
+        return "\n".join(f"[{n}] {self.source_text(src)}" for n, src in enumerate(sources, start=1))
 
     def build_messages(self, question: str, sources: Sequence[ScoredDocument],
                        history: Sequence[Message] = ()) -> list[Message]:
@@ -189,7 +190,7 @@ class RAG:
 
     def _finish(self, question: str, query: str, sources: list[ScoredDocument], raw: str, prompt: str,
                 rewrite_prompt: str | None, completion: Completion | None) -> RAGAnswer:
-        checked = check_answer(raw, [s.text for s in sources], self.checker, infer=self.infer_citations)
+        checked = check_answer(raw, [self.source_text(s) for s in sources], self.checker, infer=self.infer_citations)
         citations = {n: sources[n - 1] for n in checked.cited}
         idk = checked.text.strip().lower().startswith(("i don't know", "i do not know"))
         return RAGAnswer(answer=checked.text, question=question, query=query, sources=sources, citations=citations,

@@ -3,8 +3,9 @@
 The support rule (documented, deterministic):
 
 - A sentence's *content words* are its lower-cased word tokens minus English
-  stop words, with a light suffix stemmer (``tables`` -> ``table``, ``built`` stays);
-  numbers count as content words (facts are often numbers).
+  stop words, with a light suffix stemmer (``tables`` -> ``table``, ``built`` stays)
+  and one spelling for common US/UK pairs (``meters`` = ``metres``); numbers
+  count as content words (facts are often numbers).
 - ``overlap(sentence, source)`` = the share of the sentence's content words that
   also occur in the source. A sentence is **supported** by a source when
   ``overlap >= min_overlap`` (default 0.5), or, when an embedder is available
@@ -50,7 +51,18 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _IDK = ("i don't know", "i do not know", "i dont know")
 
 
+_SPELLING = (("meter", "metre"), ("liter", "litre"), ("center", "centre"), ("color", "colour"))
+
+
 def _stem(w: str) -> str:
+    w = _stem_suffix(w)
+    for us, uk in _SPELLING:  # one spelling for the common US/UK pairs
+        if w.endswith(us):
+            return w[: -len(us)] + uk
+    return w
+
+
+def _stem_suffix(w: str) -> str:
     if w.isdigit() or len(w) <= 3:
         return w
     if w.endswith("ies") and len(w) > 4:

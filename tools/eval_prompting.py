@@ -59,7 +59,7 @@ TASKS = {
         "target": "label",
         "parser": LabelParser(["positive", "negative"]),
         "direct_tokens": 4,
-        "cot_tokens": 48,
+        "cot_tokens": 40,
         "cot": "zero-shot",
     },
     "arithmetic": {

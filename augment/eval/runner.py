@@ -33,7 +33,12 @@ _ANSWER_ATTRS = ("answer", "final_answer", "output", "text", "content")
 
 @dataclass
 class EvalReport:
-    """Scores and per-item predictions of one :func:`evaluate` run; ``save(path)`` writes it as JSON."""
+    """Scores and per-item predictions of one :func:`evaluate` run; ``save(path)`` writes it as JSON.
+
+    >>> rep = EvalReport({"accuracy": 1.0}, [{"index": 0, "prediction": "a", "reference": "a"}], program="demo")
+    >>> rep.to_dict()["metrics"], rep.n
+    ({'accuracy': 1.0}, 1)
+    """
 
     metrics: dict[str, float]
     predictions: list[dict[str, Any]]
@@ -233,7 +238,7 @@ def evaluate(
             except AugmentError as e:
                 pred, extra = None, {"error": f"{type(e).__name__}: {e}"}
                 errors += 1
-            if parse is not None and pred is not None:
+            if parse is not None and isinstance(pred, str):
                 raw, parsed = pred, parse(pred)
                 pred = parsed.value if hasattr(parsed, "ok") else parsed
                 extra = {"raw": raw, **extra}

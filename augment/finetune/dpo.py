@@ -72,37 +72,33 @@ def _pair_logps(model: Any, batch: dict) -> tuple[Any, Any]:
 
 
 def _reference_logps(model: Any, features: list[dict], pad: int, batch_size: int) -> None:
+    for f, (c, r) in zip(features, _policy_logps(model, features, pad, batch_size)):
+        f["ref_chosen"], f["ref_rejected"] = float(c), float(r)
+
+
+def _policy_logps(model: Any, feats: list[dict], pad: int, batch_size: int) -> list[tuple[float, float]]:
+    """(log p(chosen), log p(rejected)) per pair, in eval mode, without gradients."""
     import torch
 
-    model.eval()
     device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out: list[tuple[float, float]] = []
     with torch.no_grad():
-        for i in range(0, len(features), batch_size):
-            chunk = features[i:i + batch_size]
-            batch = {k: v.to(device) for k, v in collate([{k: f[k] for k in f if not k.startswith("ref_")} for f in chunk], pad).items()}
+        for i in range(0, len(feats), batch_size):
+            chunk = [{k: v for k, v in f.items() if not k.startswith("ref_")} for f in feats[i:i + batch_size]]
+            batch = {k: v.to(device) for k, v in collate(chunk, pad).items()}
             c, r = _pair_logps(model, batch)
-            for f, cv, rv in zip(chunk, c.tolist(), r.tolist()):
-                f["ref_chosen"], f["ref_rejected"] = float(cv), float(rv)
-    model.train()
+            out += list(zip(c.tolist(), r.tolist()))
+    model.train(was_training)
+    return out
 
 
 def preference_margin(model: Any, tokenizer: Any, pairs: Any, *, max_length: int = 512, batch_size: int = 8) -> float:
     """Mean of log p(chosen) - log p(rejected) over ``pairs`` (higher: the model prefers the chosen answers)."""
-    import torch
-
     feats = format_preference(load_pairs(pairs), tokenizer, max_length=max_length).features
-    pad = tokenizer.pad_token_id or 0
-    device = next(model.parameters()).device
-    total = 0.0
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        for i in range(0, len(feats), batch_size):
-            batch = {k: v.to(device) for k, v in collate(feats[i:i + batch_size], pad).items()}
-            c, r = _pair_logps(model, batch)
-            total += float((c - r).sum())
-    model.train(was_training)
-    return total / len(feats)
+    scores = _policy_logps(model, feats, tokenizer.pad_token_id or 0, batch_size)
+    return sum(c - r for c, r in scores) / len(scores)
 
 
 @dataclass
@@ -174,14 +170,9 @@ def train_dpo(
                       checkpoint_dir=str(checkpoint_dir or out) if (checkpoint_dir or out) else None, save_every=save_every)
     result = train(trained, feats, config=cfg, collate_fn=lambda fs: collate(fs, pad), loss_fn=dpo_loss)
     trained.eval()
-    device = next(trained.parameters()).device
-    wins, total_margin = 0, 0.0
-    with torch.no_grad():
-        for i in range(0, len(feats), batch_size):
-            batch = {k: v.to(device) for k, v in collate(feats[i:i + batch_size], pad).items()}
-            c, r = _pair_logps(trained, batch)
-            total_margin += float((c - r).sum())
-            wins += int(((c - batch["ref_chosen"]) > (r - batch["ref_rejected"])).sum())
+    scores = _policy_logps(trained, feats, pad, batch_size)
+    total_margin = sum(c - r for c, r in scores)
+    wins = sum((c - f["ref_chosen"]) > (r - f["ref_rejected"]) for (c, r), f in zip(scores, feats))
     res = DPOResult(trained, tokenizer, info, result, margin_before, total_margin / len(feats), wins / len(feats))
     if out:
         res.out = save_finetuned(trained, tokenizer, out, {

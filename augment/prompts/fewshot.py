@@ -43,6 +43,10 @@ class FewShot(Prompt):
 
     Errors: an example lacking a field -> TemplateError naming the example and
     the field; ``k`` above the pool size (or ``k > 0`` with no examples) -> ConfigError.
+
+    >>> fs = FewShot("Q: {q}", [{"q": "1+1", "a": 2}, {"q": "2+2", "a": 4}], k=1, selector="random", output="{a}")
+    >>> len(fs.render(q="3+3"))  # one example turn pair + the question
+    3
     """
 
     def __init__(

@@ -129,6 +129,11 @@ class MMRSelector(_EmbeddingSelector):
 
     Each pick maximises ``lam * sim(query, e) - (1 - lam) * max sim(e, chosen)``;
     ``lam=1`` is plain similarity, lower values favour diversity.
+
+    >>> fake = lambda texts: [[t.count("a"), t.count("b"), 0.1] for t in texts]
+    >>> pool = [{"t": "aa"}, {"t": "aa"}, {"t": "bb"}]
+    >>> [e["t"] for e in MMRSelector(fake, lam=0.3).select(pool, {"t": "a"}, 2)]
+    ['aa', 'bb']
     """
 
     def __init__(self, embed: Any, input_keys: Sequence[str] | None = None, lam: float = 0.5):
@@ -164,6 +169,9 @@ class TokenBudgetSelector(ExampleSelector):
     without examples does not fit, :class:`~augment.errors.ContextLengthError`.
 
     >>> sel = TokenBudgetSelector(FixedSelector(), count_tokens=lambda s: len(s.split()), max_prompt_tokens=6)
+    >>> render = lambda exs: [Message.user(" ".join(e["t"] for e in exs) + " query")]
+    >>> sel.select([{"t": "one two"}, {"t": "three four five"}, {"t": "six"}], {}, 3, render)
+    [{'t': 'one two'}, {'t': 'three four five'}]
     """
 
     def __init__(

@@ -182,6 +182,42 @@ class BaseEmbedder:
         return f"{type(self).__name__}(model_id={self.model_id!r}, dimension={self.dimension})"
 
 
+_MODELS: dict[tuple, Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _load_model(path: str, device: str, dtype: str, max_seq_length: int | None) -> Any:
+    """Load a SentenceTransformer once per process and settings (embedders only read it, so they share it)."""
+    key = (path, device, dtype, max_seq_length)
+    with _MODELS_LOCK:
+        if key in _MODELS:
+            return _MODELS[key]
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+        except ImportError as e:  # pragma: no cover - a core dependency
+            raise MissingDependencyError("sentence-transformers", purpose="embeddings") from e
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+        try:
+            model = SentenceTransformer(path, device=device, local_files_only=True)
+        except Exception as e:
+            raise ModelLoadError(f"Could not load the embedding model from {path}: {e}. "
+                                 "Give a sentence-transformers model folder.") from e
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
+        if dtype != "float32":
+            model.to(getattr(torch, dtype))
+        if max_seq_length:
+            model.max_seq_length = max_seq_length
+        model.eval()
+        _MODELS[key] = model
+        return model
+
+
 class Embedder(BaseEmbedder):
     """A sentence-transformers embedding model, offline, cached.
 
@@ -237,28 +273,7 @@ class Embedder(BaseEmbedder):
     def _model(self) -> Any:
         """The SentenceTransformer, loaded on first use (re-ingesting unchanged files never loads it)."""
         if self._st is None:
-            try:
-                import torch
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as hf_logging
-            except ImportError as e:  # pragma: no cover - a core dependency
-                raise MissingDependencyError("sentence-transformers", purpose="embeddings") from e
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            bars = hf_logging.is_progress_bar_enabled()
-            hf_logging.disable_progress_bar()
-            try:
-                model = SentenceTransformer(str(self._path), device=self.device, local_files_only=True)
-            except Exception as e:
-                raise ModelLoadError(f"Could not load the embedding model from {self._path}: {e}. "
-                                     "Give a sentence-transformers model folder.") from e
-            finally:
-                if bars:
-                    hf_logging.enable_progress_bar()
-            if self.dtype != "float32":
-                model.to(getattr(torch, self.dtype))
-            if self._max_seq_length:
-                model.max_seq_length = self._max_seq_length
-            self._st = model
+            self._st = _load_model(str(self._path), self.device, self.dtype, self._max_seq_length)
         return self._st
 
     @staticmethod

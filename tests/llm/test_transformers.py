@@ -44,7 +44,7 @@ def test_greedy_is_deterministic_with_usage_and_finish_reason(default_llm):
 
 
 def test_natural_end_is_stop(default_llm):
-    c = default_llm.complete("Reply with the single word: yes", max_tokens=12)
+    c = default_llm.complete("Is the sky blue? Answer yes or no.", max_tokens=12)
     assert c.finish_reason == "stop" and c.usage.completion_tokens < 12 and c.text.strip()
 
 

@@ -124,3 +124,12 @@ def test_bad_input_errors():
         FewShot(T, POOL, k=1, selector="best", output="{label}")
     with pytest.raises(TemplateError, match="missing variable 'text'"):
         FewShot(T, POOL, k=1, output="{label}").render()
+
+
+def test_semantic_selector_with_real_embedder(default_embedder):
+    pool = [{"text": "The pasta was delicious and the waiter friendly.", "label": "positive"},
+            {"text": "The laptop battery died after an hour.", "label": "negative"},
+            {"text": "A thrilling movie with a great cast.", "label": "positive"}]
+    fs = FewShot(T, pool, k=1, selector="semantic", embed=default_embedder, output="{label}")
+    assert fs.select(text="My phone's battery drains far too fast.") == [pool[1]]
+    assert fs.select(text="Wonderful actors and an exciting film.") == [pool[2]]

@@ -126,3 +126,13 @@ def test_self_consistency_real_model_one_batched_generation(default_llm):
         assert r.vote_share == max(r.votes.values()) / 4
     else:
         assert r.vote_share == 0.0 and all(not p.ok for p in r.paths)
+
+
+@pytest.mark.real_model
+def test_json_answer_step_is_constrained_on_real_model(default_llm):
+    schema = {"type": "object", "properties": {"total": {"type": "integer"}}, "required": ["total"]}
+    cot = ChainOfThought(Q, default_llm, JSONParser(schema), max_tokens=12, answer_max_tokens=12)
+    r = cot(question="2 boxes hold 3 eggs each. How many eggs in total?")
+    assert r.rationale
+    assert r.ok and isinstance(r.answer, dict) and isinstance(r.answer["total"], int)  # valid by construction
+    assert r.completions[1].parsed == r.answer

@@ -1,0 +1,72 @@
+"""LoRA adapters through PEFT on a separate tiny Llama (never the shared default model)."""
+
+from __future__ import annotations
+
+import pytest
+from tiny_models import make_lora, smol_tokenizer_dir, tiny_llama, tiny_llama_dir  # noqa: F401 (fixtures)
+
+from augment.errors import AdapterError, ModelNotFoundError
+from augment.llm.loader import load_llm
+
+PROMPT = "Tell me a story about a dragon."
+N = 8
+
+
+@pytest.fixture(scope="module")
+def adapters(tiny_llama_dir, tmp_path_factory):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    root = tmp_path_factory.mktemp("adapters")
+    a = make_lora(AutoModelForCausalLM.from_pretrained(str(tiny_llama_dir)), root / "a", seed=1)
+    b = make_lora(AutoModelForCausalLM.from_pretrained(str(tiny_llama_dir)), root / "b", seed=2, targets=("o_proj",))
+    tok = AutoTokenizer.from_pretrained(str(tiny_llama_dir))
+    other = make_lora(tiny_llama(tok, hidden=48), root / "other", seed=3)  # trained for another base model
+    return {"a": a, "b": b, "other": other}
+
+
+def ids(llm, **kw):
+    return llm.complete(PROMPT, max_tokens=N, **kw).text
+
+
+def test_load_switch_per_request_and_merge(tiny_llama_dir, adapters):
+    base_llm = load_llm(str(tiny_llama_dir), dtype="float32")
+    base = ids(base_llm)
+
+    llm = load_llm(str(tiny_llama_dir), dtype="float32", adapter={"a": adapters["a"]})
+    assert llm.adapters == ["a"] and llm.active_adapter == "a"
+    with_a = ids(llm)
+    assert with_a != base  # the adapter changes the model
+
+    assert llm.load_adapter(adapters["b"], "b", activate=False) == "b"
+    assert llm.adapters == ["a", "b"] and llm.active_adapter == "a"
+    with_b = ids(llm, adapter="b")  # for this request only
+    assert with_b not in (base, with_a)
+    assert ids(llm) == with_a  # the active adapter is back
+
+    llm.set_adapter(None)
+    assert ids(llm) == base
+    assert [c.text for c in llm.batch([PROMPT, PROMPT], max_tokens=N, adapter="a")] == [with_a, with_a]
+    llm.set_adapter("b")
+    assert ids(llm) == with_b
+
+    llm.merge("a")
+    assert llm.adapters == [] and llm.active_adapter is None
+    assert ids(llm) == with_a  # a's weights are folded into the base
+
+
+def test_adapter_errors_leave_the_model_untouched(tiny_llama_dir, adapters, tmp_path):
+    llm = load_llm(str(tiny_llama_dir), dtype="float32")
+    before = ids(llm)
+    with pytest.raises(AdapterError, match="was trained for .*not for this model"):
+        llm.load_adapter(adapters["other"], "other")
+    assert llm.adapters == [] and ids(llm) == before
+    with pytest.raises(ModelNotFoundError, match="adapter_config.json"):
+        llm.load_adapter(tmp_path, "empty")
+    llm.load_adapter(adapters["a"])  # name defaults to the folder name
+    assert llm.adapters == ["a"]
+    with pytest.raises(AdapterError, match="already loaded"):
+        llm.load_adapter(adapters["a"])
+    with pytest.raises(AdapterError, match="no adapter named 'zzz'"):
+        llm.set_adapter("zzz")
+    with pytest.raises(AdapterError, match="no adapter named 'zzz'"):
+        llm.complete(PROMPT, adapter="zzz", max_tokens=1)

