@@ -30,24 +30,27 @@ with one LLM call whose prompt is kept in ``answer.rewrite_prompt``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
-from augment.rag_checks import SentenceCheck, SupportChecker, check_answer
 from augment.errors import ConfigError, InvalidMessagesError
 from augment.llm.base import LLM, normalize_messages
+from augment.rag_checks import SentenceCheck, SupportChecker, check_answer
 from augment.types import Completion, Message, ScoredDocument
 
 __all__ = ["RAG", "RAGAnswer", "SentenceCheck", "SYSTEM_PROMPT", "QUESTION_TEMPLATE", "REWRITE_TEMPLATE",
-           "NO_ANSWER"]
+           "NO_ANSWER", "clean_answer"]
 
+# A one-shot example in the system prompt: a 135M model copies the format it is shown.
 SYSTEM_PROMPT = (
-    "You answer questions using only the numbered sources given by the user. "
-    "After each sentence, write the number of the source it comes from in square brackets, like [1]. "
-    "If the sources do not contain the answer, reply exactly: I don't know."
+    "Answer the question using only the numbered sources. Copy the facts you need and put the source number "
+    "in square brackets after each sentence. If the sources do not answer it, say: I don't know.\n\n"
+    "Example:\nSources:\n[1] Cats sleep about 15 hours a day.\n[2] Dogs bark at strangers.\n"
+    "Question: How long do cats sleep?\nAnswer: Cats sleep about 15 hours a day [1]."
 )
 
-QUESTION_TEMPLATE = "Sources:\n{sources}\n\nQuestion: {question}\nAnswer in one or two sentences, citing sources like [1]."
+QUESTION_TEMPLATE = "Sources:\n{sources}\n\nQuestion: {question}\nAnswer:"
 
 REWRITE_TEMPLATE = (
     "Rewrite the last question so that it can be understood without the conversation. "
@@ -56,6 +59,21 @@ REWRITE_TEMPLATE = (
 )
 
 NO_ANSWER = "I don't know: no document in the collection matches this question."
+
+_HEADING_MARKS = re.compile(r"(^|\s)#{1,6}\s+")
+# a small model sometimes starts a line by copying a source header: "[2] (Honey Bees) ..."
+_ECHO = re.compile(r"^[ \t]*(?:\[\d+\][ \t]*)?\([^()\n]{1,80}\)[ \t]*:?[ \t]*", re.M)
+
+
+def clean_answer(raw: str, truncated: bool = False) -> str:
+    """Drop copied source headers and markdown heading marks; when the model hit ``max_tokens``,
+    drop the unfinished last sentence (unless it is the only one)."""
+    text = _HEADING_MARKS.sub(lambda m: m.group(1), _ECHO.sub("", raw)).strip()
+    if truncated and not re.search(r"[.!?\]]\s*$", text):
+        cut = max(text.rfind(". "), text.rfind("! "), text.rfind("? "), text.rfind(".\n"), text.rfind("]\n"))
+        if cut > 0:
+            text = text[: cut + 1].rstrip()
+    return text
 
 
 @dataclass
@@ -110,9 +128,9 @@ class RAG:
     ``infer_citations``: attach the best-supporting source to uncited sentences;
     ``checker``: the support rule (:class:`~augment.rag_checks.SupportChecker`).
 
-    >>> from augment import load_llm, ChromaStore, HybridRetriever, DenseRetriever, BM25Retriever  # doctest: +SKIP
-    >>> store = ChromaStore("docs", path=".augment/chroma")   # doctest: +SKIP
-    >>> rag = RAG(load_llm(), HybridRetriever([DenseRetriever(store), BM25Retriever(store)]))  # doctest: +SKIP
+    >>> from augment import load_llm, ChromaStore   # doctest: +SKIP
+    >>> from augment.retrieval.retriever import hybrid_retriever   # doctest: +SKIP
+    >>> rag = RAG(load_llm(), hybrid_retriever(ChromaStore("docs")))   # doctest: +SKIP
     >>> print(rag.ask("What is BM25?").answer)   # doctest: +SKIP
     """
 
@@ -148,7 +166,7 @@ class RAG:
     def source_text(self, src: ScoredDocument) -> str:
         """A source as the model sees it (its title, then its text); citations are checked against this."""
         label = src.metadata.get("title") or src.metadata.get("source")
-        text = " ".join(src.text.split())[: self.max_source_chars]
+        text = " ".join(_HEADING_MARKS.sub(lambda m: m.group(1), src.text).split())[: self.max_source_chars]
         return (f"({label}) " if label else "") + text
 
     def format_sources(self, sources: Sequence[ScoredDocument]) -> str:
@@ -190,7 +208,9 @@ class RAG:
 
     def _finish(self, question: str, query: str, sources: list[ScoredDocument], raw: str, prompt: str,
                 rewrite_prompt: str | None, completion: Completion | None) -> RAGAnswer:
-        checked = check_answer(raw, [self.source_text(s) for s in sources], self.checker, infer=self.infer_citations)
+        truncated = completion is not None and completion.finish_reason == "length"
+        checked = check_answer(clean_answer(raw, truncated), [self.source_text(s) for s in sources], self.checker,
+                               infer=self.infer_citations)
         citations = {n: sources[n - 1] for n in checked.cited}
         idk = checked.text.strip().lower().startswith(("i don't know", "i do not know"))
         return RAGAnswer(answer=checked.text, question=question, query=query, sources=sources, citations=citations,

@@ -195,3 +195,16 @@ def test_real_rag_answer_with_checked_citations(default_llm, default_embedder, t
                 or s.similarity is not None
     nothing = rag.ask("What is the airspeed velocity of an unladen swallow?")
     assert nothing.abstained and nothing.answer == NO_ANSWER
+
+
+def test_copied_source_headers_and_cut_sentences_are_cleaned():
+    from augment.rag import clean_answer
+    from augment.types import Completion
+
+    raw = "[4] (Honey Bees) ## Bees cluster around the queen in winter. They shiver.\n[5] (Honey Bees) ## Bees make"
+    assert clean_answer(raw, truncated=True) == "Bees cluster around the queen in winter. They shiver."
+    assert clean_answer("The tower (in Paris) is tall [1].") == "The tower (in Paris) is tall [1]."
+    assert clean_answer("Only one unfinished sentence", truncated=True) == "Only one unfinished sentence"
+    cut = Completion("The tower is about 330 metres tall [1]. It was built in", finish_reason="length")
+    rag, _ = rag_with([cut])
+    assert rag.ask("How tall?").answer == "The tower is about 330 metres tall [1]."

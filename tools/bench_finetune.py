@@ -119,6 +119,7 @@ def worker(args) -> dict:
     before = rss_mb()
     res = finetune((model, tokenizer), train, task="instruct", method=method, out=args.out, test_size=0,
                    method_options=OPTIONS.get(method), lr=LR[method], max_steps=args.steps, batch_size=args.batch_size,
+                   grad_accum=args.grad_accum,
                    max_length=256, progress=False, seed=0)
     peak = peak_mb()
     t = time.perf_counter()
@@ -135,6 +136,7 @@ def worker(args) -> dict:
 
 def run_worker(name: str, args, out: Path | None = None, adapter: Path | None = None) -> dict:
     cmd = [sys.executable, __file__, "--worker", name, "--steps", str(args.steps), "--batch-size", str(args.batch_size),
+           "--grad-accum", str(args.grad_accum),
            "--max-new-tokens", str(args.max_new_tokens), "--threads", str(args.threads)]
     if args.limit:
         cmd += ["--limit", str(args.limit)]
@@ -152,7 +154,8 @@ def run_worker(name: str, args, out: Path | None = None, adapter: Path | None = 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=30, help="optimizer steps per method")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=int, default=4, help="micro-batch size")
+    p.add_argument("--grad-accum", type=int, default=2, help="micro-batches per optimizer step")
     p.add_argument("--limit", type=int, default=None, help="score only the first N held-out examples (of 60)")
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--max-new-tokens", type=int, default=32)
@@ -167,7 +170,7 @@ def main() -> None:
 
     train, test = splits(args.limit)
     print(f"data: {DATA.name}: {len(train)} train / {len(test)} held-out scored; {args.steps} steps x batch "
-          f"{args.batch_size}; {args.threads} threads; model SmolLM2-135M-Instruct (float32)", flush=True)
+          f"{args.batch_size} x accumulation {args.grad_accum}; {args.threads} threads; model SmolLM2-135M-Instruct (float32)", flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="bench_finetune_"))
     base = run_worker("none", args)
     print(f"untrained: exact_match {base.get('exact_match')} field_accuracy {base.get('field_accuracy')}", flush=True)
@@ -203,7 +206,7 @@ def main() -> None:
     print(f"LoRA peak memory / full: {ratio} (training growth ratio {growth_ratio})")
     summary = {
         "model": "SmolLM2-135M-Instruct", "data": DATA.name, "train": len(train), "heldout": len(test),
-        "steps": args.steps, "batch_size": args.batch_size, "threads": args.threads, "memory": "peak RSS (ru_maxrss) per process",
+        "steps": args.steps, "batch_size": args.batch_size, "grad_accum": args.grad_accum, "threads": args.threads, "memory": "peak RSS (ru_maxrss) per process",
         "untrained": {k: base.get(k) for k in ("exact_match", "field_accuracy")},
         "methods": {m: {"metric_before": base.get("exact_match"), "metric_after": r.get("exact_match"),
                         **{k: v for k, v in r.items() if k not in ("predictions", "notes", "method")}}

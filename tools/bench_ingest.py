@@ -14,7 +14,7 @@ stores on the same queries, the re-ingestion of the unchanged corpus (time and
 the count before/after), and query latency p50/p95 for top-10. The last line is
 one JSON object.
 
-    .venv/bin/python tools/bench_ingest.py [--passages 2400] [--queries 100]
+    .venv/bin/python tools/bench_ingest.py [--passages 2400] [--queries 100] [--threads 1]
 """
 
 from __future__ import annotations
@@ -78,7 +78,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--passages", type=int, default=2400)
     ap.add_argument("--queries", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads for both sides (1 is fastest on a busy shared CPU) [1]")
     args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
 
     from augment.retrieval.documents import load_file, split_documents
     from augment.retrieval.embeddings import Embedder, default_model_path
@@ -156,7 +161,8 @@ def main() -> None:
           f"{sum(o == 1.0 for o in overlaps)}/{len(queries)}, same top-1 {same_top1}/{len(queries)}")
     print(f"query latency top-10 (embed + search): augment p50 {p50:.1f} ms p95 {p95:.1f} ms | "
           f"langchain p50 {percentile(lc_ms, 50):.1f} ms p95 {percentile(lc_ms, 95):.1f} ms")
-    print(f"note: shared CPU ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}); timings are noisy")
+    print(f"note: shared CPU ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}), torch threads "
+          f"{args.threads} on both sides; timings are noisy")
     print(json.dumps({
         "ingest_speedup_vs_langchain": round(speedup, 2),
         "reingest_speedup": round(ours_s / re_s, 1),
@@ -174,6 +180,7 @@ def main() -> None:
         "top1_agreement": round(same_top1 / len(queries), 4),
         "langchain_query_p50_ms": round(percentile(lc_ms, 50), 2),
         "ours_dtype": ours_emb.dtype,
+        "torch_threads": args.threads,
     }))
 
 

@@ -40,6 +40,7 @@ def _parse_options(pairs: tuple[str, ...]) -> dict:
 @click.option("--lr", default=None, type=float, help="Learning rate (default depends on the method).")
 @click.option("--batch-size", default=8, show_default=True, type=int)
 @click.option("--grad-accum", default=1, show_default=True, type=int, help="Gradient accumulation steps.")
+@click.option("--gradient-checkpointing", is_flag=True, help="Recompute activations: less memory, more compute.")
 @click.option("--max-length", default=512, show_default=True, type=int, help="Longer examples are truncated (and counted).")
 @click.option("--test-size", default=0.1, show_default=True, type=float)
 @click.option("--labels", default=None, help="Comma-separated label set (classification tasks).")
@@ -50,7 +51,7 @@ def _parse_options(pairs: tuple[str, ...]) -> dict:
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--option", "options", multiple=True, help="Method option KEY=VALUE, e.g. r=16, alpha=32, bottleneck=32 (repeatable).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def finetune(model, method, task, data, eval_data, out, epochs, max_steps, lr, batch_size, grad_accum, max_length,
+def finetune(model, method, task, data, eval_data, out, epochs, max_steps, lr, batch_size, grad_accum, gradient_checkpointing, max_length,
              test_size, labels, patience, save_every, no_resume, beta, seed, options, quiet):
     """Fine-tune a model and save the result to --out.
 
@@ -75,7 +76,7 @@ def finetune(model, method, task, data, eval_data, out, epochs, max_steps, lr, b
             res = run(model, data, task=task, method=method, out=out, eval_data=eval_data, test_size=test_size,
                       labels=[x.strip() for x in labels.split(",")] if labels else None, max_length=max_length,
                       method_options=method_options, lr=lr, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
-                      grad_accum=grad_accum, early_stopping_patience=patience, save_every=save_every,
+                      grad_accum=grad_accum, gradient_checkpointing=gradient_checkpointing, early_stopping_patience=patience, save_every=save_every,
                       resume=not no_resume, seed=seed, progress=not quiet)
             click.echo(str(res.summary))
             click.echo(str(res.method))

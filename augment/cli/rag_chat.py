@@ -48,10 +48,11 @@ def print_answer(answer: Any, out: TextIO | None = None, show_answer: bool = Tru
         echo("Not supported by the cited sources:")
         for s in answer.unsupported:
             echo(f"  ! {s}")
-    if answer.citations:
+    shown = answer.citations or dict(enumerate(answer.sources, start=1))
+    if shown:
         echo()
-        echo("Sources:")
-        for n, src in sorted(answer.citations.items()):
+        echo("Sources:" if answer.citations else "Sources (retrieved; the answer cites none):")
+        for n, src in sorted(shown.items()):
             where = src.metadata.get("source") or src.metadata.get("title") or src.id
             mark = " (citation inferred)" if n in answer.inferred_citations else ""
             echo(f"  [{n}] {where} (score {src.score:.3f}){mark}")
@@ -92,7 +93,8 @@ def rag_ask(llm: Any, question: str, collection: str, db: str | None = None, chr
 def rag_chat(llm: Any, collection: str, db: str | None = None, chroma_url: str | None = None,
              max_tokens: int = 200, k: int = 4, score_threshold: float = 0.3, stream: bool = True,
              input_stream: TextIO | None = None, out: TextIO | None = None, embedder: Any = None) -> list[Message]:
-    """Interactive RAG chat over ``collection`` (history kept; 'exit' or end of input stops). Returns the history."""
+    """Interactive RAG chat over ``collection``: history kept, ``/reset`` forgets it, ``exit``/``/exit`` or
+    end of input stops. Returns the history."""
     rag = open_rag(llm, collection, db, chroma_url, max_tokens, k, score_threshold, embedder)
     inp = input_stream or sys.stdin
     history: list[Message] = []
@@ -108,6 +110,10 @@ def rag_chat(llm: Any, collection: str, db: str | None = None, chroma_url: str |
             continue
         if text.lower() in EXIT_WORDS:
             break
+        if text.lower() == "/reset":
+            history = []
+            click.echo("(history cleared)", file=out)
+            continue
         history.append(Message.user(text))
         click.echo("bot> ", nl=False, file=out)
         answer = _stream(rag, history, out) if stream else rag.chat(history)

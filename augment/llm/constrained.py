@@ -47,6 +47,7 @@ __all__ = [
     "constrained_generate",
     "tool_call_schema",
     "format_instruction",
+    "add_instruction",
     "parse_constrained",
     "FINAL_ANSWER",
     "CLOSE_BUDGET",
@@ -173,7 +174,7 @@ def format_instruction(options: GenerateOptions) -> str:
     return JSON_INSTRUCTION.format(schema=json.dumps(schema, ensure_ascii=False))
 
 
-def _with_instruction(messages: list[Message], instruction: str) -> list[Message]:
+def add_instruction(messages: list[Message], instruction: str) -> list[Message]:
     msgs = list(messages)
     if msgs and msgs[0].role == "system":
         msgs[0] = Message.system(msgs[0].content.rstrip() + "\n\n" + instruction)
@@ -319,7 +320,7 @@ def constrained_generate(llm: Any, conversations: list[list[Message]], options: 
     engine = _engine(llm)
     compiled = engine.compile(schema)
     instruction = format_instruction(options)
-    prompts = [llm.render_prompt(_with_instruction(c, instruction), tools=options.tools) for c in conversations]
+    prompts = [llm.render_prompt(add_instruction(c, instruction), tools=options.tools) for c in conversations]
     run_options = options.model_copy(update={"max_tokens": options.max_tokens + CLOSE_BUDGET, "stop": []})
     eos = list(getattr(llm, "_eos_ids", None) or [llm.tokenizer.eos_token_id])
     processor = GrammarLogitsProcessor(engine, compiled, len(prompts), options.max_tokens, eos)

@@ -126,8 +126,15 @@ class TransformersLLM(AdapterMixin, LLM):
         torch_dtype = _hf.resolve_dtype(dtype, dev)
         src = str(source)
         common = {"local_files_only": local_files_only, "trust_remote_code": trust_remote_code}
+        if Path(src).is_dir() and not (Path(src) / "config.json").is_file():
+            raise ModelNotFoundError(
+                f"the folder {src} holds no config.json: pass a transformers model folder (saved with "
+                "save_pretrained), a .gguf file, or 'hf:ORG/NAME' for a model in the local Hugging Face cache"
+            )
         try:
             config = AutoConfig.from_pretrained(src, **common)
+        except ValueError as e:
+            raise ModelLoadError(f"{src!r} is not a model transformers can read: {str(e).splitlines()[0][:300]}") from e
         except OSError as e:
             where = "folder" if Path(src).exists() else "hub id in the local cache"
             raise ModelNotFoundError(

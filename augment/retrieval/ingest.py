@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -88,7 +89,6 @@ class _Pending:
     source: str
     file_hash: str
     chunks: list[Document]
-    known: bool  # the store had an older version of this file
 
 
 class _Ingestor:
@@ -122,12 +122,11 @@ class _Ingestor:
             self.report.embedded += embedder.embedded - before
         self.report.chunks += len(chunks)
         self.report.added += sum(1 for c in chunks if c.id not in existing)
-        for p in self.pending:
-            if p.known:
-                keep = {c.id for c in p.chunks}
-                stale = [i for i in self.store.ids(where={"source": p.source}) if i not in keep]
-                if stale:
-                    self.report.removed += self.store.delete(ids=stale)
+        for p in self.pending:  # also for "new" files: a killed earlier run may have left an older version
+            keep = {c.id for c in p.chunks}
+            stale = [i for i in self.store.ids(where={"source": p.source}) if i not in keep]
+            if stale:
+                self.report.removed += self.store.delete(ids=stale)
         self.store.mark_files([{"source": p.source, "file_hash": p.file_hash, "chunks": len(p.chunks),
                                 "splitter": _signature(self.splitter), "ingested_at": time.time()}
                                for p in self.pending])
@@ -184,7 +183,7 @@ def ingest(paths: str | Path | Iterable[str | Path], store: Any, *, glob: str | 
                         c.metadata["file_hash"] = file_hash
                     report.replaced += bool(old)
                     report.new_files += not old
-                    worker.add(_Pending(source, file_hash, chunks, known=bool(old)))
+                    worker.add(_Pending(source, file_hash, chunks))
             except DocumentLoadError as e:
                 report.failed.append((source, str(e).split(": ", 1)[-1] if str(e).startswith(source) else str(e)))
             if bar is not None:
@@ -195,3 +194,15 @@ def ingest(paths: str | Path | Iterable[str | Path], store: Any, *, glob: str | 
             bar.close()
     report.seconds = time.perf_counter() - start
     return report
+
+
+class _CallableModule(types.ModuleType):
+    """Importing this submodule sets ``augment.retrieval.ingest`` to the module, shadowing the
+    function of the same name; making the module callable keeps ``from augment.retrieval import
+    ingest; ingest(paths, store)`` working whichever of the two Python hands back."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> IngestReport:
+        return ingest(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

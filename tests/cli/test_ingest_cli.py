@@ -17,7 +17,20 @@ from augment.cli import main
 from augment.retrieval.documents import TokenSplitter, load_file, split_documents
 from augment.retrieval.store import ChromaStore
 
-from tests.retrieval.conftest import make_corpus
+
+def _helpers():
+    """tests/retrieval/conftest.py by path (test folders are not an importable package)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("_retrieval_helpers",
+                                                  Path(__file__).resolve().parents[1] / "retrieval" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+make_corpus = _helpers().make_corpus
 
 
 def test_ingest_summary_and_collections(tmp_path, monkeypatch):

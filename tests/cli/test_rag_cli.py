@@ -75,3 +75,18 @@ def test_unknown_and_empty_collections_are_clear_errors(samples_db, default_embe
         rag_ask(FakeLLM([]), "q?", "nope", db=str(samples_db), embedder=default_embedder)
     with pytest.raises(StoreError, match="is empty.*augment ingest"):
         rag_ask(FakeLLM([]), "q?", "empty", db=str(samples_db), embedder=default_embedder)
+
+
+@pytest.mark.real_model
+def test_augment_ask_collection_end_to_end(samples_db):
+    """`augment ask --collection` through click, with the real default model (few tokens)."""
+    from click.testing import CliRunner
+
+    from augment.cli import main
+
+    result = CliRunner().invoke(main, ["ask", "--collection", "samples", "--db", str(samples_db), "--max-tokens", "24",
+                                       "How tall is the Eiffel Tower?"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() and "Sources" in result.output and "eiffel_tower.md (score" in result.output
+    missing = CliRunner().invoke(main, ["ask", "--collection", "nope", "--db", str(samples_db), "q?"])
+    assert missing.exit_code != 0 and "does not exist" in missing.output

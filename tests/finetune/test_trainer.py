@@ -139,3 +139,12 @@ def test_finetune_data_errors(tokenizer):
         finetune(pair(), cls_records(10), eval_data=[{"text": "x", "label": "other"}], task="classify")
     with pytest.raises(ConfigError, match="unknown task"):
         finetune(pair(), cls_records(10), task="classification")
+
+
+def test_default_encoder_is_the_embedded_minilm(tmp_path):
+    """task='classify' with model=None fine-tunes the real all-MiniLM-L6-v2 (LoRA on query/value + the head)."""
+    res = finetune(None, cls_records(20), task="classify", method="lora", max_steps=2, batch_size=8, lr=1e-3,
+                   test_size=0.2, progress=False)
+    assert res.method.total > 20_000_000 and res.method.share < 0.05
+    assert any("query" in n for n in res.method.notes[0].split("'"))
+    assert res.model.config.id2label == {0: "neg", 1: "pos"}

@@ -94,3 +94,16 @@ def test_other_embedder_is_refused_before_any_work(corpus, store, tmp_path):
 def test_small_batches_write_in_order(corpus, store):
     report = ingest([corpus], store, progress=False, batch_size=1)
     assert report.added == store.count() == 7 and len(store.file_records()) == 6
+
+
+def test_leftovers_of_a_killed_run_are_cleaned_when_the_file_changed(corpus, store):
+    from augment.retrieval.documents import load_file, split_documents
+    from augment.retrieval.ingest import default_splitter
+
+    path = corpus / "plain.txt"
+    # what a run killed after writing the chunks but before marking the file done leaves behind
+    store.upsert(split_documents(load_file(path), default_splitter(store.embedder)))
+    assert store.count() == 1 and store.file_records() == {}
+    path.write_text("A completely different sentence now.")
+    report = ingest([path], store, progress=False)
+    assert report.removed == 1 and [d.text for d in store.iter_documents()] == [path.read_text()]

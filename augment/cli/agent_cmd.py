@@ -1,0 +1,67 @@
+"""``augment agent "task"``: run a tool-using agent, printing each step as it happens.
+
+    $ augment agent "What is 17 * 23?" --tools calculator
+    $ augment agent "What day is it?" --tools calculator,python,now --max-steps 4
+    $ augment agent "Greet Ada" --tools greet --tools-dir ./my_tools --model openai:llama3
+
+Tools are built-ins (calculator, python, http_get, now) or plugins: tools of
+the ``augment.tools`` entry-point group and ``@tool`` functions in the
+``.py`` files of ``--tools-dir``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from augment.cli.chat import load_llm
+
+__all__ = ["agent"]
+
+
+@click.command("agent")
+@click.argument("task")
+@click.option("--tools", "tool_names", default="calculator,now", show_default=True,
+              help="Comma-separated tool names: built-ins (calculator, python, http_get, now) or plugin tools.")
+@click.option("--tools-dir", default=None, type=click.Path(exists=True, file_okay=False),
+              help="Folder of .py files whose @tool functions become available.")
+@click.option("--model", "-m", default=None,
+              help="Model spec: a folder, a .gguf file, hf:ORG/NAME or openai:MODEL (default: embedded SmolLM2).")
+@click.option("--max-steps", default=6, show_default=True, type=click.IntRange(min=1), help="Most model calls.")
+@click.option("--max-tokens", default=256, show_default=True, type=click.IntRange(min=1), help="Most new tokens a step.")
+@click.option("--system", "system_prompt", default=None, help="System prompt (default: the agent's own).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result (answer and trace) as one JSON object at the end.")
+def agent(task: str, tool_names: str, tools_dir: str | None, model: str | None, max_steps: int, max_tokens: int,
+          system_prompt: str | None, as_json: bool) -> None:
+    """Run a tool-using agent on TASK, printing each tool call, its observation and the answer."""
+    from augment.agent import Agent, AgentResult
+    from augment.errors import AugmentError
+    from augment.tools import ToolRegistry
+
+    try:
+        tools = ToolRegistry.load(tool_names, tools_dir=tools_dir)
+        llm = load_llm(model)
+        runner = Agent(llm, tools, max_steps=max_steps, system_prompt=system_prompt, options={"max_tokens": max_tokens})
+        click.echo(f"tools: {', '.join(tools.names) or '(none)'}", err=True)
+        result = None
+        for event in runner.stream(task):
+            if isinstance(event, AgentResult):
+                result = event
+            elif not event.final:
+                args = json.dumps(event.arguments, ensure_ascii=False)
+                click.echo(f"step {event.index}: {event.tool} {args}")
+                label = f"error ({event.error})" if event.error else "observation"
+                click.echo(f"  {label}: {event.observation}")
+    except AugmentError as e:
+        raise click.ClickException(str(e)) from e
+    assert result is not None
+    if result.complete:
+        click.echo(f"answer: {result.answer}")
+    else:
+        click.echo(f"no answer after {len(result.steps)} steps (raise --max-steps)")
+    click.echo(f"({len(result.steps)} steps, {result.tokens} tokens, {result.seconds:.1f} s)", err=True)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+    if not result.complete:
+        raise SystemExit(2)
