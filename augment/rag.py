@@ -35,12 +35,12 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
 from augment.errors import ConfigError, InvalidMessagesError
-from augment.llm.base import LLM, normalize_messages
-from augment.rag_checks import SentenceCheck, SupportChecker, check_answer
+from augment.llm.base import LLM, GenerateOptions, normalize_messages
+from augment.rag_checks import SentenceCheck, SupportChecker, check_answer, content_words
 from augment.types import Completion, Message, ScoredDocument
 
 __all__ = ["RAG", "RAGAnswer", "SentenceCheck", "SYSTEM_PROMPT", "QUESTION_TEMPLATE", "REWRITE_TEMPLATE",
-           "NO_ANSWER", "clean_answer"]
+           "NO_ANSWER", "EMPTY_ANSWER", "clean_answer"]
 
 # A one-shot example in the system prompt: a 135M model copies the format it is shown.
 SYSTEM_PROMPT = (
@@ -59,6 +59,7 @@ REWRITE_TEMPLATE = (
 )
 
 NO_ANSWER = "I don't know: no document in the collection matches this question."
+EMPTY_ANSWER = "I don't know: the model's reply said nothing (see raw_answer)."
 
 _HEADING_MARKS = re.compile(r"(^|\s)#{1,6}\s+")
 # a small model sometimes starts a line by copying a source header: "[2] (Honey Bees) ..."
@@ -154,6 +155,7 @@ class RAG:
         self.checker = checker or SupportChecker(embedder=getattr(retriever, "embedder", None))
         self.max_source_chars, self.max_history = max_source_chars, max_history
         self.options = {"max_tokens": max_tokens, **options}
+        GenerateOptions.build(**self.options)  # a bad option fails here, not at the first question
 
     # ---- building blocks ------------------------------------------------
     def retrieve(self, query: str) -> list[ScoredDocument]:
@@ -212,6 +214,8 @@ class RAG:
         checked = check_answer(clean_answer(raw, truncated), [self.source_text(s) for s in sources], self.checker,
                                infer=self.infer_citations)
         citations = {n: sources[n - 1] for n in checked.cited}
+        if not any(content_words(s.text) for s in checked.sentences):  # e.g. "The answer is: [4]."
+            checked.text = EMPTY_ANSWER
         idk = checked.text.strip().lower().startswith(("i don't know", "i do not know"))
         return RAGAnswer(answer=checked.text, question=question, query=query, sources=sources, citations=citations,
                          sentences=checked.sentences, unsupported=[s.text for s in checked.sentences if s.flagged],

@@ -23,7 +23,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 DOCS = Path(__file__).resolve().parent / "docs"
-QUESTIONS = ["How tall is the Eiffel Tower?", "What do honey bees do in winter?",
+QUESTIONS = ["How tall is the Eiffel Tower?", "How often is the Eiffel Tower repainted?",
              "Who won the 1998 football world cup?"]
 
 

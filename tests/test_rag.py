@@ -131,6 +131,8 @@ def test_bad_input_is_refused_clearly():
         RAG(FakeLLM([]), object())
     with pytest.raises(ConfigError, match="{sources}"):
         RAG(FakeLLM([]), ListRetriever(SOURCES), prompt="Question: {question}")
+    with pytest.raises(ConfigError, match="unknown option 'temprature'"):
+        RAG(FakeLLM([]), ListRetriever(SOURCES), temprature=0.5)
     rag, _ = rag_with([])
     with pytest.raises(InvalidMessagesError, match="non-empty"):
         rag.ask("   ")
@@ -208,3 +210,12 @@ def test_copied_source_headers_and_cut_sentences_are_cleaned():
     cut = Completion("The tower is about 330 metres tall [1]. It was built in", finish_reason="length")
     rag, _ = rag_with([cut])
     assert rag.ask("How tall?").answer == "The tower is about 330 metres tall [1]."
+
+
+def test_a_reply_without_content_becomes_i_dont_know():
+    from augment.rag import EMPTY_ANSWER
+
+    rag, _ = rag_with(["The answer is: [4]."])
+    answer = rag.ask("How tall?")
+    assert answer.answer == EMPTY_ANSWER and answer.abstained and answer.raw_answer == "The answer is: [4]."
+    assert answer.removed_citations == [4] and answer.citations == {}

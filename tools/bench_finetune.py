@@ -76,7 +76,7 @@ def score(predictions: list[str], references: list[str]) -> dict[str, float]:
     return {"exact_match": round(float(exact_match(predictions, references)), 4), "field_accuracy": round(field_acc, 4)}
 
 
-def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int = 16) -> list[str]:
+def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int = 32) -> list[str]:
     import torch
 
     from augment.finetune import instruction_prompt
@@ -159,7 +159,9 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=None, help="score only the first N held-out examples (of 60)")
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--max-new-tokens", type=int, default=32)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="torch threads per worker process")
+    p.add_argument("--parallel", type=int, default=1,
+                   help="worker processes at once (peak memory is per process either way; s/step then includes contention)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--out", default=None, help=argparse.SUPPRESS)
     p.add_argument("--adapter", default=None, help=argparse.SUPPRESS)
@@ -172,15 +174,21 @@ def main() -> None:
     print(f"data: {DATA.name}: {len(train)} train / {len(test)} held-out scored; {args.steps} steps x batch "
           f"{args.batch_size} x accumulation {args.grad_accum}; {args.threads} threads; model SmolLM2-135M-Instruct (float32)", flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="bench_finetune_"))
-    base = run_worker("none", args)
+    t0 = time.perf_counter()
+
+    def one(name: str) -> dict:
+        r = run_worker(name, args, out=None if name == "none" else tmp / name)
+        print(f"{name}: done at {time.perf_counter() - t0:.0f}s {'ERROR ' + r['error'] if 'error' in r else ''}", flush=True)
+        return r
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = ["none"] + args.methods.split(",")
+    with ThreadPoolExecutor(max_workers=args.parallel) as pool:
+        done = dict(zip(names, pool.map(one, names)))
+    base = done.pop("none")
+    results = done
     print(f"untrained: exact_match {base.get('exact_match')} field_accuracy {base.get('field_accuracy')}", flush=True)
-    results = {}
-    for method in args.methods.split(","):
-        t = time.perf_counter()
-        results[method] = run_worker(method, args, out=tmp / method)
-        r = results[method]
-        print(f"{method}: done in {time.perf_counter() - t:.0f}s "
-              f"{'ERROR ' + r['error'] if 'error' in r else ''}", flush=True)
     reload = run_worker("reload", args, adapter=tmp / "lora") if "lora" in results and "error" not in results["lora"] else {}
 
     print(f"\n{'method':<14}{'trainable':>12}{'share %':>9}{'s/step':>8}{'peak MB':>9}{'growth MB':>10}"
@@ -206,7 +214,8 @@ def main() -> None:
     print(f"LoRA peak memory / full: {ratio} (training growth ratio {growth_ratio})")
     summary = {
         "model": "SmolLM2-135M-Instruct", "data": DATA.name, "train": len(train), "heldout": len(test),
-        "steps": args.steps, "batch_size": args.batch_size, "grad_accum": args.grad_accum, "threads": args.threads, "memory": "peak RSS (ru_maxrss) per process",
+        "steps": args.steps, "batch_size": args.batch_size, "grad_accum": args.grad_accum, "threads": args.threads,
+        "parallel": args.parallel, "memory": "peak RSS (ru_maxrss) per process",
         "untrained": {k: base.get(k) for k in ("exact_match", "field_accuracy")},
         "methods": {m: {"metric_before": base.get("exact_match"), "metric_after": r.get("exact_match"),
                         **{k: v for k, v in r.items() if k not in ("predictions", "notes", "method")}}

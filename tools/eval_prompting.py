@@ -149,7 +149,9 @@ def main() -> None:
         sc = SelfConsistency(cot, n=5, temperature=0.7, seed=0)
         hits_cot = hits_sc = 0
         t_cot = t_sc = 0.0
-        for item in test:
+        from tqdm.auto import tqdm
+
+        for item in tqdm(test, desc=f"{name} cot+sc5", unit="item", file=sys.stderr):
             v = {x: item[x] for x in cot.input_variables}
             t = time.perf_counter()
             r = cot(**v)

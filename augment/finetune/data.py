@@ -127,7 +127,11 @@ def check_labels(labels: Iterable[Any], label_set: Sequence[Any], where: str = "
 
 @dataclass
 class Splits:
-    """Train / test / validation records."""
+    """Train / test / validation records.
+
+    >>> Splits([{"a": 1}], test=[{"a": 2}]).items()[1][0]
+    'test'
+    """
 
     train: list[dict]
     test: list[dict] = field(default_factory=list)
@@ -212,7 +216,11 @@ def _hashable(x: Any) -> Any:
 
 @dataclass
 class DataSummary:
-    """What :func:`summarize` found. ``str()`` gives a readable table."""
+    """What :func:`summarize` found. ``str()`` gives a readable table.
+
+    >>> summarize([{"text": "a b c", "label": "x"}], label_field="label").label_balance
+    {'train': {'x': 1}}
+    """
 
     sizes: dict[str, int]
     label_balance: dict[str, dict[str, int]] = field(default_factory=dict)

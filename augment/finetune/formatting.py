@@ -41,7 +41,12 @@ FALLBACK_TEMPLATE = "### Instruction:\n{prompt}\n\n### Response:\n"
 
 @dataclass
 class Formatted:
-    """Model-ready features (a list of dicts of token id lists) plus bookkeeping."""
+    """Model-ready features (a list of dicts of token id lists) plus bookkeeping.
+
+    >>> f = Formatted([{"input_ids": [1, 2], "labels": [-100, 2]}], truncated=1)
+    >>> len(f), f.truncated
+    (1, 1)
+    """
 
     features: list[dict[str, Any]]
     truncated: int = 0

@@ -70,7 +70,11 @@ _OPTIONS = {
 
 @dataclass
 class MethodInfo:
-    """Which method was applied and how many parameters train."""
+    """Which method was applied and how many parameters train.
+
+    >>> str(MethodInfo("lora", "instruct", trainable=10, total=1000))
+    'lora: 10 of 1,000 parameters train (1.000%)'
+    """
 
     method: str
     task: str

@@ -37,7 +37,13 @@ _LABEL_FIELD = {"classify": "label", "token_classify": None}
 
 @dataclass
 class FinetuneResult:
-    """The trained model (PeftModel for LoRA/prompt tuning), its tokenizer and the run's facts."""
+    """The trained model (PeftModel for LoRA/prompt tuning), its tokenizer and the run's facts.
+
+    Example::
+
+        res = finetune(None, "train.jsonl", method="lora", max_steps=20, out="adapters/x")
+        res.method.share, res.train.losses[-1], res.summary.truncated, res.metrics["eval_loss"]
+    """
 
     model: Any
     tokenizer: Any
@@ -94,6 +100,7 @@ def finetune(
     batch_size: int = 8,
     grad_accum: int = 1,
     gradient_checkpointing: bool = False,
+    mixed_precision: str = "no",
     scheduler: str = "linear",
     warmup_ratio: float = 0.0,
     early_stopping_patience: int | None = None,
@@ -114,7 +121,9 @@ def finetune(
     classification) and evaluated each epoch. Checkpoints go to ``checkpoint_dir``
     (default: ``out``) so an interrupted run resumes when called again.
     ``gradient_checkpointing`` recomputes activations in the backward pass: less
-    memory, about a third more compute.
+    memory, about a third more compute. ``mixed_precision="bf16"`` runs forward and
+    backward under bfloat16 autocast (weights and optimizer stay float32): faster on
+    GPUs and on CPUs with native bf16 (AMX / AVX512-BF16).
     """
     if method not in METHODS:
         raise ConfigError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
@@ -160,6 +169,7 @@ def finetune(
         lr=lr if lr is not None else DEFAULT_LR[method], scheduler=scheduler, warmup_ratio=warmup_ratio,
         early_stopping_patience=early_stopping_patience, seed=seed, progress=progress, resume=resume,
         checkpoint_dir=str(checkpoint_dir or out) if (checkpoint_dir or out) else None, save_every=save_every,
+        mixed_precision=mixed_precision,
     )
     result = train(trained, train_fmt.features, config=cfg, eval_features=eval_fmt.features if eval_fmt else None,
                    collate_fn=lambda feats: collate(feats, pad), eval_fn=eval_fn, callbacks=callbacks)

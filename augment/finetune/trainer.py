@@ -38,7 +38,11 @@ log = logging.getLogger("augment.finetune")
 
 @dataclass
 class TrainConfig:
-    """Training settings. ``max_steps`` (optimizer steps) overrides ``epochs`` when set."""
+    """Training settings. ``max_steps`` (optimizer steps) overrides ``epochs`` when set.
+
+    >>> TrainConfig(max_steps=100, batch_size=4, grad_accum=4, scheduler="cosine", warmup_ratio=0.1).lr
+    0.0002
+    """
 
     epochs: int = 1
     max_steps: int | None = None
@@ -63,13 +67,19 @@ class TrainConfig:
                 raise ConfigError(f"{name}={getattr(self, name)} must be at least 1")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"max_steps={self.max_steps} must be at least 1 (or None to train whole epochs)")
+        if self.mixed_precision not in ("no", "bf16", "fp16"):
+            raise ConfigError(f"mixed_precision={self.mixed_precision!r}: use 'no', 'bf16' or 'fp16' (GPU)")
         if not self.lr > 0:
             raise ConfigError(f"lr={self.lr} must be positive")
 
 
 @dataclass
 class TrainResult:
-    """What happened: optimizer steps, per-step losses, per-epoch history."""
+    """What happened: optimizer steps, per-step losses, per-epoch history.
+
+    >>> TrainResult(steps=4, losses=[2.0, 1.5, 1.2, 1.0], seconds=8.0).seconds_per_step
+    2.0
+    """
 
     steps: int
     losses: list[float] = field(default_factory=list)

@@ -117,7 +117,14 @@ class EmbeddingCache:
 class BaseEmbedder:
     """Base class: implement ``_embed(texts) -> np.ndarray`` (raw vectors) and set ``model_id``/``dimension``.
 
-    ``embed_documents`` adds batching, normalisation and the optional cache.
+    ``embed_documents`` adds normalisation, de-duplication and the optional cache.
+
+    >>> class Ones(BaseEmbedder):
+    ...     model_id, dimension = "ones", 2
+    ...     def _embed(self, texts):
+    ...         return np.ones((len(texts), 2))
+    >>> [round(float(v), 3) for v in Ones().embed_query("x")]
+    [0.707, 0.707]
     """
 
     model_id: str = ""

@@ -48,7 +48,11 @@ __all__ = ["ingest", "IngestReport", "default_splitter"]
 
 @dataclass
 class IngestReport:
-    """What one ingestion did. ``failed`` lists ``(path, reason)`` for files that were skipped."""
+    """What one ingestion did. ``failed`` lists ``(path, reason)`` for files that were skipped.
+
+    >>> IngestReport(files=2, new_files=1, failed=[("a.txt", "the file is empty")]).summary().splitlines()[1]
+    '  FAILED a.txt: the file is empty'
+    """
 
     files: int = 0  # files found
     new_files: int = 0  # files ingested for the first time
@@ -111,7 +115,7 @@ class _Ingestor:
         before = getattr(embedder, "embedded", None)
         existing: set[str] = set()
         for i in range(0, len(chunks), 5000):
-            existing.update(d.id for d in self.store.get([c.id for c in chunks[i : i + 5000]]))
+            existing |= self.store.existing([c.id for c in chunks[i : i + 5000]])
         for i in range(0, len(chunks), self.batch_size):
             part = chunks[i : i + self.batch_size]
             vecs = embedder.embed_documents([c.text for c in part])

@@ -247,6 +247,13 @@ class ChromaStore:
             by_id = {d.id: d for d in self._docs(self._col.get(ids=ids, include=["documents", "metadatas"]))}
         return [by_id[i] for i in ids if i in by_id]
 
+    def existing(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are stored (fetches no documents)."""
+        if not ids:
+            return set()
+        with self._errors():
+            return set(self._col.get(ids=list(ids), include=[])["ids"])
+
     def ids(self, where: dict[str, Any] | None = None) -> list[str]:
         """Ids of all records (matching ``where`` when given)."""
         with self._errors():

@@ -66,7 +66,7 @@ def test_cli_errors_are_clear(tmp_path):
     assert res.exit_code == 2 and "not both" in res.output
 
 
-def _write_corpus(folder, files=40):
+def _write_corpus(folder, files=60):
     folder.mkdir()
     words = "river mountain engine harbor violin orbit garden pixel thunder lantern quartz meadow".split()
     for i in range(files):
@@ -85,11 +85,11 @@ def test_killed_ingest_resumes_without_duplicates(tmp_path, default_embedder):
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
     seen: list[int] = []
 
-    def watch():  # tqdm writes "n/40" progress updates to stderr
+    def watch():  # tqdm writes "n/60" progress updates to stderr
         buf = b""
         while chunk := proc.stderr.read1(4096):
             buf += chunk
-            seen.extend(int(m) for m in re.findall(rb"(\d+)/40 ", buf[-400:]))
+            seen.extend(int(m) for m in re.findall(rb"(\d+)/60 ", buf[-400:]))
 
     reader = threading.Thread(target=watch, daemon=True)
     reader.start()
@@ -103,19 +103,19 @@ def test_killed_ingest_resumes_without_duplicates(tmp_path, default_embedder):
 
     store = ChromaStore("big", path=db, embedder=default_embedder)
     done_before = len(store.file_records())
-    assert 0 < done_before < 40 and store.count() > 0  # really interrupted halfway
+    assert 0 < done_before < 60 and store.count() > 0  # really interrupted halfway
 
     res = CliRunner().invoke(main, ["ingest", str(corpus), "--collection", "big", "--db", str(db), "--json", "-q"],
                              env={"AUGMENT_CACHE_DIR": str(tmp_path / "cache")})
     assert res.exit_code == 0, res.output
     report = json.loads(res.output.strip().splitlines()[-1])
-    assert report["unchanged"] >= done_before and report["unchanged"] + report["new_files"] == 40
+    assert report["unchanged"] >= done_before and report["unchanged"] + report["new_files"] == 60
 
     splitter = TokenSplitter(default_embedder, 200, 20)
     expected = {c.id for f in sorted(corpus.iterdir()) for c in split_documents(load_file(f), splitter)}
     store = ChromaStore("big", path=db, embedder=default_embedder)
     ids = store.ids()
     assert len(ids) == len(set(ids)) == store.count() == len(expected)  # complete, no duplicates
-    assert set(ids) == expected and len(store.file_records()) == 40
+    assert set(ids) == expected and len(store.file_records()) == 60
     texts = [d.text for d in store.iter_documents()]
     assert len(texts) == len(set(texts))

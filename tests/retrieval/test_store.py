@@ -29,6 +29,7 @@ def test_upsert_get_query_and_scores(store):
     ids = [doc_id(d.text, d.metadata["source"]) for d in DOCS]
     got = store.get([ids[2], "missing", ids[0]])
     assert [d.text for d in got] == [DOCS[2].text, DOCS[0].text] and got[0].metadata["n"] == 3
+    assert store.existing([ids[1], "missing"]) == {ids[1]} and sorted(store.ids()) == sorted(ids)
     hits = store.query("capital of France", k=2)
     assert hits[0].text == DOCS[0].text and hits[0].score > hits[1].score
     q = store.embedder.embed_query("capital of France")
