@@ -63,13 +63,15 @@ EMPTY_ANSWER = "I don't know: the model's reply said nothing (see raw_answer)."
 
 _HEADING_MARKS = re.compile(r"(^|\s)#{1,6}\s+")
 # a small model sometimes starts a line by copying a source header: "[2] (Honey Bees) ..."
+_PREAMBLE = re.compile(r"^(?:the\s+)?answer(?:\s+is)?\s*:\s*", re.I)
 _ECHO = re.compile(r"^[ \t]*(?:\[\d+\][ \t]*)?\([^()\n]{1,80}\)[ \t]*:?[ \t]*", re.M)
 
 
 def clean_answer(raw: str, truncated: bool = False) -> str:
-    """Drop copied source headers and markdown heading marks; when the model hit ``max_tokens``,
-    drop the unfinished last sentence (unless it is the only one)."""
+    """Drop copied source headers, markdown heading marks and a "The answer is:" preamble;
+    when the model hit ``max_tokens``, drop the unfinished last sentence (unless it is the only one)."""
     text = _HEADING_MARKS.sub(lambda m: m.group(1), _ECHO.sub("", raw)).strip()
+    text = _PREAMBLE.sub("", text)
     if truncated and not re.search(r"[.!?\]]\s*$", text):
         cut = max(text.rfind(". "), text.rfind("! "), text.rfind("? "), text.rfind(".\n"), text.rfind("]\n"))
         if cut > 0:

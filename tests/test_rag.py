@@ -207,6 +207,7 @@ def test_copied_source_headers_and_cut_sentences_are_cleaned():
     assert clean_answer(raw, truncated=True) == "Bees cluster around the queen in winter. They shiver."
     assert clean_answer("The tower (in Paris) is tall [1].") == "The tower (in Paris) is tall [1]."
     assert clean_answer("Only one unfinished sentence", truncated=True) == "Only one unfinished sentence"
+    assert clean_answer("The answer is: 330 metres [1].") == "330 metres [1]."
     cut = Completion("The tower is about 330 metres tall [1]. It was built in", finish_reason="length")
     rag, _ = rag_with([cut])
     assert rag.ask("How tall?").answer == "The tower is about 330 metres tall [1]."

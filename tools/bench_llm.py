@@ -168,9 +168,10 @@ def langchain(llm, n: int, rounds: int, decode: float, batch_tput: float) -> dic
     except ImportError as e:
         print(f"LangChain peer skipped: {e} (pip install langchain-huggingface)")
         return {}
-    pipe = pipeline("text-generation", model=llm.model, tokenizer=llm.tokenizer)
-    hf = HuggingFacePipeline(pipeline=pipe, model_id=llm.model_name, batch_size=8,
-                             pipeline_kwargs={"max_new_tokens": n, "do_sample": False, "return_full_text": False})
+    # HuggingFacePipeline only uses pipeline_kwargs when it builds the pipeline itself: set them on ours
+    settings = {"max_new_tokens": n, "do_sample": False, "return_full_text": False}
+    pipe = pipeline("text-generation", model=llm.model, tokenizer=llm.tokenizer, **settings)
+    hf = HuggingFacePipeline(pipeline=pipe, model_id=llm.model_name, batch_size=8, pipeline_kwargs=settings)
     chat = ChatHuggingFace(llm=hf, tokenizer=llm.tokenizer, model_id=llm.model_name)
     chat.invoke(PROMPT[:20])  # warm-up
     t_one, msg = best(rounds, lambda: chat.invoke(PROMPT))

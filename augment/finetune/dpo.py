@@ -9,9 +9,8 @@ trained and ``ref`` is the reference model (by default the starting model).
 Reference log-probabilities are computed once before training, so no second
 model is held in memory, and every method (full, LoRA, prompt tuning, BitFit,
 adapters) works through the same :func:`~augment.finetune.trainer.train` loop
-(checkpoints and resume included). This is our own implementation rather than
-TRL's ``DPOTrainer``: it needs nothing beyond torch and shares the trainer with
-supervised fine-tuning.
+(checkpoints and resume included). ``backend="trl"`` runs TRL's ``DPOTrainer``
+(trl 1.16 works with our transformers) on the same data instead.
 
 Pairs come from a list of dicts / :class:`~augment.feedback.PreferencePair`, a
 jsonl file of pairs, or a :class:`~augment.feedback.FeedbackLog` (file) of rated answers.
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from augment.errors import DataError
+from augment.errors import ConfigError, DataError
 from augment.finetune.formatting import collate, format_preference
 from augment.finetune.io import base_fingerprint, load_model_for_task, save_finetuned
 from augment.finetune.methods import MethodInfo, apply_method
@@ -141,14 +140,21 @@ def train_dpo(
     progress: bool = True,
     checkpoint_dir: str | Path | None = None,
     save_every: int | None = None,
+    backend: str = "augment",
 ) -> DPOResult:
     """DPO on preference ``pairs`` (see :func:`load_pairs`) for a causal LM.
 
     ``model`` as in :func:`~augment.finetune.tasks.finetune`; ``reference`` is the
     reference model (same spec forms; default: the starting model itself).
+    ``backend="trl"`` trains with TRL's ``DPOTrainer`` instead of the built-in loop
+    (same result fields; no augment checkpoints/resume).
     """
+    import copy
+
     import torch
 
+    if backend not in ("augment", "trl"):
+        raise ConfigError(f"backend={backend!r}: use 'augment' (built-in loop) or 'trl' (TRL's DPOTrainer)")
     if not beta > 0:
         raise DataError(f"beta={beta} must be positive (0.1 is usual)")
     records = load_pairs(pairs)
@@ -159,7 +165,9 @@ def train_dpo(
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     ref_model = base if reference is None else load_model_for_task(reference, "instruct")[0]
     _reference_logps(ref_model, feats, pad, batch_size)
-    if ref_model is not base:
+    if backend == "trl":
+        ref_model = copy.deepcopy(base).requires_grad_(False) if ref_model is base else ref_model.requires_grad_(False)
+    elif ref_model is not base:
         del ref_model
     margin_before = sum(f["ref_chosen"] - f["ref_rejected"] for f in feats) / len(feats)
     if reference is not None:
@@ -174,7 +182,13 @@ def train_dpo(
     cfg = TrainConfig(epochs=epochs, max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum,
                       lr=lr if lr is not None else DPO_LR[method], seed=seed, progress=progress,
                       checkpoint_dir=str(checkpoint_dir or out) if (checkpoint_dir or out) else None, save_every=save_every)
-    result = train(trained, feats, config=cfg, collate_fn=lambda fs: collate(fs, pad), loss_fn=dpo_loss)
+    if backend == "trl":
+        from augment.finetune.dpo_trl import train_with_trl
+
+        result = train_with_trl(trained, ref_model, records, tokenizer, cfg, beta=beta, max_length=max_length, system=system)
+        del ref_model
+    else:
+        result = train(trained, feats, config=cfg, collate_fn=lambda fs: collate(fs, pad), loss_fn=dpo_loss)
     trained.eval()
     scores = _policy_logps(trained, feats, pad, batch_size)
     total_margin = sum(c - r for c, r in scores)
@@ -186,6 +200,6 @@ def train_dpo(
             "labels": [], "trainable": info.trainable, "total": info.total, "share": info.share, "notes": info.notes,
             "metrics": {"margin_before": res.margin_before, "margin_after": res.margin_after,
                         "reward_accuracy": res.reward_accuracy, "final_loss": result.losses[-1]},
-            "train": {"objective": "dpo", "beta": beta, "pairs": len(feats), "lr": cfg.lr, "steps": result.steps},
+            "train": {"objective": "dpo", "backend": backend, "beta": beta, "pairs": len(feats), "lr": cfg.lr, "steps": result.steps},
         })
     return res

@@ -230,8 +230,8 @@ class _Engine:
     def closers(self) -> Any:
         """A bias per token that favours finishing the JSON: closing quotes/brackets most, then separators.
 
-        Tokens made only of ``"``, ``}`` and ``]`` get 2, those of ``, : " } ]`` (with a
-        comma) get 1, the rest 0. In closing mode this ends strings, arrays and
+        Tokens made only of ``"``, ``}`` and ``]`` get 2 (3 when they start with the
+        quote that ends a string), those of ``, : " } ]`` with a comma get 1, the rest 0. In closing mode this ends strings, arrays and
         objects first and moves on to the next required key when one is left.
         """
         if self._closers is None:
@@ -244,7 +244,7 @@ class _Engine:
                     continue
                 chars = set(piece)
                 if chars <= set('"}]'):
-                    bias[i] = 2.0
+                    bias[i] = 3.0 if piece.startswith('"') else 2.0
                 elif chars <= set(',:"}] ') and "," in chars:
                     bias[i] = 1.0
             self._closers = bias

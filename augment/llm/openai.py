@@ -19,12 +19,13 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, AsyncIterator, Iterable, Iterator
+from typing import Any, AsyncIterator, Iterator, Sequence
 
 from augment.errors import (
     APIError,
     APITimeoutError,
     ConfigError,
+    InvalidMessagesError,
     MalformedResponseError,
     MissingDependencyError,
     RateLimitError,
@@ -279,15 +280,18 @@ class OpenAICompatibleLLM(LLM):
             data = await self._awith_retries(attempt)
         return parse_completion(data, opts, where=self.base_url)
 
-    async def abatch(self, conversations: Iterable[MessagesLike], **options: Any) -> list[Completion]:
+    async def abatch(self, conversations: Sequence[MessagesLike], **options: Any) -> list[Completion]:
         """Async :meth:`batch`: concurrent requests, at most ``max_concurrency`` in flight."""
+        if isinstance(conversations, (str, Message, dict)) or not isinstance(conversations, Sequence):
+            raise InvalidMessagesError("abatch() takes a list of conversations, e.g. ['q1', 'q2']")
+        convs = [normalize_messages(c) for c in conversations]  # every error before the first request
         sem = asyncio.Semaphore(self.max_concurrency)
 
         async def one(c):
             async with sem:
                 return await self.acomplete(c, **options)
 
-        return list(await asyncio.gather(*(one(c) for c in conversations)))
+        return list(await asyncio.gather(*(one(c) for c in convs)))
 
     async def astream(self, messages: MessagesLike, **options: Any) -> AsyncIterator[StreamItem]:
         """Async :meth:`stream` over ``httpx.AsyncClient``: text deltas, then the final Completion."""

@@ -11,7 +11,7 @@ from augment.tools import builtin
 @pytest.mark.real_model
 def test_real_model_agent_with_calculator(default_llm):
     calc = builtin("calculator")
-    agent = Agent(default_llm, [calc], max_steps=3, options={"max_tokens": 48})
+    agent = Agent(default_llm, [calc], max_steps=2, options={"max_tokens": 40})
     result = agent.run("What is 17 * 23? Use the calculator.")
     assert result.steps, "the agent made no step"
     for step in result.steps:
@@ -22,4 +22,4 @@ def test_real_model_agent_with_calculator(default_llm):
     if result.complete:
         assert isinstance(result.answer, str) and result.steps[-1].final
     else:
-        assert result.answer is None and len(result.steps) == 3
+        assert result.answer is None and len(result.steps) == 2

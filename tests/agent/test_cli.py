@@ -58,14 +58,3 @@ def test_cli_max_steps_and_errors(fake_model):
     assert "error (tool_error)" in out.output
     out = CliRunner().invoke(main, ["agent", "x", "--tools", "teleport"])
     assert out.exit_code == 1 and "unknown tool 'teleport'" in out.output
-
-
-@pytest.mark.real_model
-def test_cli_on_the_real_default_model(fake_model, default_llm):
-    fake_model(default_llm)
-    out = CliRunner().invoke(main, ["agent", "What is 6 * 7?", "--tools", "calculator", "--max-steps", "2",
-                                    "--max-tokens", "40", "--json"])
-    assert out.exit_code in (0, 2), out.output
-    data = json.loads(out.output.strip().splitlines()[-1])
-    for step in data["steps"]:
-        assert step["error"] != "invalid_arguments" and step["tool"] in (None, "calculator")

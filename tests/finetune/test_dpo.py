@@ -74,3 +74,11 @@ def test_dpo_reads_a_feedback_log(tokenizer, tmp_path):
     assert preference_margin(reloaded, tokenizer, log) == pytest.approx(res.margin_after, abs=1e-3)
     with pytest.raises(DataError, match="no preference pairs"):
         train_dpo((tiny_llama(tokenizer), tokenizer), FeedbackLog(tmp_path / "empty.jsonl"))
+
+
+def test_dpo_with_trl_backend(tokenizer):
+    model = tiny_llama(tokenizer)
+    res = train_dpo((model, tokenizer), PAIRS, method="lora", beta=0.5, max_steps=6, batch_size=4, lr=1e-2,
+                    progress=False, backend="trl")
+    assert res.train.steps == 6 and len(res.train.losses) == 6
+    assert res.margin_after > res.margin_before + 0.5 and res.reward_accuracy == 1.0

@@ -90,7 +90,7 @@ def test_parse_constrained_maps_calls_and_answers():
 # ---- the real default model ---------------------------------------------------
 @pytest.mark.real_model
 def test_response_format_nested_enum_list(default_llm):
-    c = default_llm.complete("Describe the admin Ada from Oslo.", response_format=Person, max_tokens=48)
+    c = default_llm.complete("Describe the admin Ada from Oslo.", response_format=Person, max_tokens=40)
     Person.model_validate(c.parsed)  # raises if the JSON does not match
     jsonschema.validate(c.parsed, Person.model_json_schema())
     assert c.text.startswith("{") and c.parsed["role"] in {"admin", "user", "guest"}
@@ -109,10 +109,10 @@ def test_batch_of_tool_calls_all_validate(default_llm):
     prompts = [
         "Book the blue room for people 3 and 7; the host lives in Oslo, zip 150.",
         "What is 12 * (3 + 4)?",
-        "Book the red room for person 1, host in Rome 100.",
     ]
-    completions = default_llm.batch(prompts, tools=tools, tool_choice="required", max_tokens=64)
-    assert len(completions) == 3
+    # max_tokens is short on purpose: a call cut off there is closed by the grammar and still validates
+    completions = default_llm.batch(prompts, tools=tools, tool_choice="required", max_tokens=24)
+    assert len(completions) == 2
     by_name = {t.name: t for t in tools}
     for c in completions:
         assert c.finish_reason == "tool_calls" and len(c.tool_calls) == 1
@@ -123,10 +123,10 @@ def test_batch_of_tool_calls_all_validate(default_llm):
 @pytest.mark.real_model
 def test_named_tool_choice_and_auto_answer(default_llm):
     c = default_llm.complete("Compute 2 to the power 10.", tools=[CALC, book_room], tool_choice="calculator",
-                             max_tokens=32)
+                             max_tokens=24)
     assert c.tool_calls[0].name == "calculator"
     CALC.validate(c.tool_calls[0].arguments)
-    auto = default_llm.complete("Say hello.", tools=[CALC], max_tokens=24)
+    auto = default_llm.complete("Say hello.", tools=[CALC], max_tokens=16)
     if auto.tool_calls:  # auto: either a valid call or a plain answer
         CALC.validate(auto.tool_calls[0].arguments)
     else:

@@ -17,6 +17,7 @@ from augment.errors import (
     APIError,
     APITimeoutError,
     ConfigError,
+    InvalidMessagesError,
     MalformedResponseError,
     ParseError,
     RateLimitError,
@@ -259,6 +260,8 @@ async def test_async_complete_stream_and_batch(server, llm):
     server.enqueue(json_reply({"error": {"message": "nope"}}, 401))
     with pytest.raises(APIError, match="OPENAI_API_KEY"):
         await llm.acomplete("hi")
+    with pytest.raises(InvalidMessagesError, match="list of conversations"):
+        await llm.abatch("not a list")
 
 
 # ---- (b) augment serve over the real default model ------------------------------
@@ -293,3 +296,16 @@ async def test_served_default_model_async_and_errors(default_llm, served):
     assert (await remote.acomplete("Name a fruit.", max_tokens=6)).text == local.text
     pieces = [i async for i in remote.astream("Name a fruit.", max_tokens=6)]
     assert "".join(pieces[:-1]) == pieces[-1].text == local.text
+
+
+@pytest.mark.real_model
+def test_served_default_model_returns_valid_tool_calls(served):
+    # the local model decodes under the tool-call grammar; the client gets native OpenAI tool calls
+    remote = OpenAICompatibleLLM(served.model_name, base_url=served.url, max_retries=0)
+    out = remote.complete("What is the weather in Paris? Use the tool.", tools=[WEATHER], tool_choice="required",
+                          max_tokens=24)
+    assert out.finish_reason == "tool_calls" and [c.name for c in out.tool_calls] == ["get_weather"]
+    assert isinstance(out.tool_calls[0].arguments["city"], str)
+    final = list(remote.stream("Weather in Oslo? Use the tool.", tools=[WEATHER], tool_choice="get_weather",
+                               max_tokens=24))[-1]
+    assert [c.name for c in final.tool_calls] == ["get_weather"] and "city" in final.tool_calls[0].arguments

@@ -76,6 +76,9 @@ def test_ingest_and_query_through_the_server(chroma_url, tmp_path, default_embed
     assert report.new_files == 6 and len(report.failed) == 3 and store.count() == report.added == 7
     hit = store.query("What is the largest animal?", k=1)[0]
     assert hit.metadata["filename"] == "page.html" and "blue whale" in hit.text
+    assert len(store.query("planets", k=50)) == 7  # k above the count
+    assert [h.metadata["record_id"] for h in store.query("planets", k=5, where={"file_type": "jsonl"})] in (
+        ["d1", "d2"], ["d2", "d1"])
     again = ingest([corpus], store, progress=False)
     assert again.unchanged == 6 and again.added == 0 and store.count() == 7
     # a second client sees the same data; listings hide augment's bookkeeping
