@@ -2,7 +2,7 @@
 
 Runs offline on a CPU in a few minutes:
 
-    .venv/bin/python examples/finetune_lora.py [--steps 12] [--out adapters/contacts]
+    .venv/bin/python examples/finetune_lora.py [--steps 16] [--out adapters/contacts]
 
 1. data: load tests/data/finetune/contacts.jsonl, split it (seeded), print the summary;
 2. train: LoRA on the default model (the trainer shows a progress bar and checkpoints into --out);
@@ -30,7 +30,7 @@ from augment.llm.loader import load_llm  # noqa: E402
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--steps", type=int, default=12)
+    p.add_argument("--steps", type=int, default=16)
     p.add_argument("--out", default=None, help="adapter folder (default: a temporary folder)")
     args = p.parse_args()
     out = Path(args.out or tempfile.mkdtemp(prefix="augment_lora_")) / "contacts"

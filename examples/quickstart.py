@@ -36,10 +36,9 @@ def main(question: str | None = None) -> None:
             first = first or time.perf_counter()
             print(item, end="", flush=True)
     elapsed = time.perf_counter() - start
-    assert final is not None
-    n = final.usage.completion_tokens
+    n = final.usage.completion_tokens if final is not None else 0
     print(f"\n\n{n} tokens in {elapsed:.2f}s: {n / elapsed:.1f} tokens/s, "
-          f"first token after {(first or start) - start:.2f}s, finish_reason={final.finish_reason}")
+          f"first token after {(first or start) - start:.2f}s, finish_reason={final.finish_reason if final else None}")
 
 
 if __name__ == "__main__":

@@ -198,11 +198,12 @@ def smol_tools(tools: list[Tool], invalid: list[int]) -> list[Any]:
     return out
 
 
-def run_smolagents(folder: Path, tasks: list[dict[str, Any]], tools: list[Tool], args: Any) -> dict[str, Any]:
+def run_smolagents(folder: Path, dtype: str, tasks: list[dict[str, Any]], tools: list[Tool], args: Any) -> dict[str, Any]:
     from smolagents import ToolCallingAgent, TransformersModel
     from smolagents.utils import AgentParsingError, AgentToolCallError
 
-    model = TransformersModel(model_id=str(folder), device_map="cpu", max_new_tokens=args.max_tokens)
+    # same folder and dtype as our model
+    model = TransformersModel(model_id=str(folder), device_map="cpu", torch_dtype=dtype, max_new_tokens=args.max_tokens)
     invalid = [0]
     calls = bad = wins = 0
     start = time.perf_counter()
@@ -256,11 +257,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     reasons: dict[str, str] = {}
     if "ours" in modes:
         results["ours"] = run_augment_mode(llm, tasks, tools, args, "ours")
+        print(f"== ours: {json.dumps(results['ours'])}", flush=True)
     if "unconstrained" in modes:
         results["unconstrained"] = run_augment_mode(PromptOnlyLLM(llm), tasks, tools, args, "unconstrained")
+        print(f"== unconstrained: {json.dumps(results['unconstrained'])}", flush=True)
     if "smolagents" in modes:
         try:
-            results["smolagents"] = run_smolagents(cached_gguf_conversion(default_gguf_path()), tasks, tools, args)
+            results["smolagents"] = run_smolagents(cached_gguf_conversion(default_gguf_path()), str(llm.model.dtype).replace("torch.", ""),
+                                                   tasks, tools, args)
+            print(f"== smolagents: {json.dumps(results['smolagents'])}", flush=True)
         except Exception as e:
             reasons["smolagents"] = f"{type(e).__name__}: {e}"
             traceback.print_exc()

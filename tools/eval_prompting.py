@@ -15,7 +15,7 @@ Methods (same items, same model, greedy unless said):
 The direct methods are run in padded batches of --batch items; CoT and SC run
 one item at a time, and sc5_time_ratio = (total SC n=5 time) / (total CoT time).
 
-    .venv/bin/python tools/eval_prompting.py --limit 20
+    .venv/bin/python tools/eval_prompting.py --limit 20 --cot-limit 6
 
 Last stdout line: one JSON object with every accuracy (<task>_<method>) and "sc5_time_ratio".
 """

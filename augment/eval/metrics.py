@@ -156,17 +156,28 @@ def rouge(predictions: Sequence[Any], references: Sequence[Any], types: Sequence
     return {t: s / len(references) for t, s in sums.items()}
 
 
-def perplexity(llm: Any, texts: Sequence[str], batch_size: int = 8) -> float:
+def perplexity(llm: Any, texts: Sequence[str], prompts: Sequence[Any] | None = None, batch_size: int = 8) -> float:
     """Perplexity of a local model (``TransformersLLM``) on ``texts``: exp of the mean token loss.
 
-    Every token after the first of each text is predicted; losses are summed
-    over all tokens of all texts (padding excluded) before the exp.
+    Without ``prompts`` every token after the first of each text is scored.
+    With ``prompts`` (one per text: a string or messages) each text is scored
+    as the model's answer to its prompt, rendered with the chat template
+    (``llm.render_prompt``), so only the answer tokens count, as in
+    instruction tuning. Losses are summed over all scored tokens before the exp.
     """
     model, tok = getattr(llm, "model", None), getattr(llm, "tokenizer", None)
     if model is None or tok is None:
         raise ConfigError(f"perplexity needs a local model with .model and .tokenizer (a TransformersLLM), not {type(llm).__name__}")
-    texts = [str(t) for t in texts if str(t).strip()]
-    if not texts:
+    if prompts is not None and len(prompts) != len(texts):
+        raise DataError(f"{len(prompts)} prompts for {len(texts)} texts; give one prompt per text")
+    pairs = []
+    for i, t in enumerate(texts):
+        if not str(t).strip():
+            continue
+        target = tok(str(t), add_special_tokens=False)["input_ids"]
+        context = [] if prompts is None else tok(llm.render_prompt(prompts[i]), add_special_tokens=False)["input_ids"]
+        pairs.append((context, target))
+    if not pairs:
         raise DataError("perplexity needs at least one non-empty text")
     import torch
 
@@ -175,27 +186,30 @@ def perplexity(llm: Any, texts: Sequence[str], batch_size: int = 8) -> float:
     limit = getattr(llm, "context_window", None) or 2048
     model_device = next(model.parameters()).device
     with torch.no_grad():
-        for i in range(0, len(texts), batch_size):
-            ids = [tok(t, add_special_tokens=False)["input_ids"][:limit] for t in texts[i:i + batch_size]]
-            ids = [x for x in ids if len(x) > 1]
-            if not ids:
-                continue
-            width = max(len(x) for x in ids)
-            input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(ids), width), dtype=torch.long)
-            for j, x in enumerate(ids):
-                input_ids[j, : len(x)] = torch.tensor(x)
-                mask[j, : len(x)] = 1
-            input_ids, mask = input_ids.to(model_device), mask.to(model_device)
-            logits = model(input_ids=input_ids, attention_mask=mask).logits.float()
+        for i in range(0, len(pairs), batch_size):
+            rows = []
+            for context, target in pairs[i:i + batch_size]:
+                ids = (context + target)[-limit:]
+                scored = [0] * (len(ids) - len(target)) + [1] * min(len(target), len(ids))
+                if not context:
+                    scored[0] = 0  # the first token of a bare text has nothing to be predicted from
+                rows.append((ids, scored))
+            width = max(len(ids) for ids, _ in rows)
+            input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(rows), width), dtype=torch.long)
+            score = torch.zeros((len(rows), width))
+            for j, (ids, scored) in enumerate(rows):
+                input_ids[j, : len(ids)] = torch.tensor(ids)
+                mask[j, : len(ids)] = 1
+                score[j, : len(ids)] = torch.tensor(scored, dtype=torch.float)
+            logits = model(input_ids=input_ids.to(model_device), attention_mask=mask.to(model_device)).logits.float().cpu()
             logp = torch.log_softmax(logits[:, :-1], dim=-1)
-            target = input_ids[:, 1:]
-            nll = -logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)
-            m = mask[:, 1:].float()
+            nll = -logp.gather(-1, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+            m = score[:, 1:]
             total += float((nll * m).sum())
             count += int(m.sum())
     if count == 0:
-        raise DataError("perplexity needs texts of at least two tokens")
+        raise DataError("perplexity needs texts of at least two tokens (or prompts to score them against)")
     return math.exp(total / count)
 
 
@@ -222,14 +236,18 @@ def check_metric_names(names: Sequence[str]) -> None:
         raise ConfigError(f"unknown metric {', '.join(map(repr, unknown))}; choose from {sorted(set(METRICS) | MODEL_METRICS)}")
 
 
-def compute_metrics(names: Sequence[str], predictions: Sequence[Any], references: Sequence[Any], *, llm: Any = None) -> dict[str, float]:
-    """Compute several metrics by name into one flat dict (``perplexity`` needs ``llm``, scored on the references)."""
+def compute_metrics(names: Sequence[str], predictions: Sequence[Any], references: Sequence[Any], *, llm: Any = None,
+                    prompts: Sequence[Any] | None = None) -> dict[str, float]:
+    """Compute several metrics by name into one flat dict.
+
+    ``perplexity`` needs ``llm`` and scores the references (as answers to ``prompts`` when given).
+    """
     check_metric_names(names)
     out: dict[str, float] = {}
     done: set = set()
     for name in names:
         if name == "perplexity":
-            out["perplexity"] = perplexity(llm, [str(r) for r in references])
+            out["perplexity"] = perplexity(llm, [str(r) for r in references], prompts)
             continue
         fn = METRICS[name]
         if fn in done:

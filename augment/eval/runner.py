@@ -204,7 +204,8 @@ def evaluate(
     - ``labels``: map free text to the first label it mentions (classification);
       ``parse``: any ``text -> answer`` callable (e.g. ``NumberParser()``).
     - Metric names: accuracy, f1 (precision/recall/F1 macro and micro), entity_f1,
-      exact_match, token_f1, rouge, perplexity (of ``llm`` or the program's model, on the references).
+      exact_match, token_f1, rouge, perplexity (of ``llm`` or the program's model: the references scored
+      as answers to the items' inputs through the chat template, or alone when there is no input column).
     - An augment error on one item (e.g. the model's context is exceeded) is
       recorded on that item (``error``) and scored as a ``None`` prediction.
     """
@@ -245,7 +246,14 @@ def evaluate(
             row.update(prediction=pred, **extra)
         rows.append(row)
     scorer = llm if llm is not None else (program if hasattr(program, "tokenizer") else None)
-    scores = compute_metrics(names, [r.get("prediction") for r in rows], [r["reference"] for r in rows], llm=scorer)
+    prompts = None
+    if "perplexity" in names:  # score the references as answers to the items' inputs, when there are inputs
+        try:
+            prompts = [_input_text(it, input_key) for it in items]
+        except DataError:
+            prompts = None
+    scores = compute_metrics(names, [r.get("prediction") for r in rows], [r["reference"] for r in rows], llm=scorer,
+                             prompts=prompts)
     rep = EvalReport(scores, rows, program=_describe(program), seconds=time.perf_counter() - start, errors=errors,
                      meta={"metrics": names, "target_key": tkey})
     if report is not None:

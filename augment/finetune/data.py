@@ -228,6 +228,7 @@ class DataSummary:
     duplicates_across_splits: int = 0
     truncated: int = 0
     max_length: int | None = None
+    length_unit: str = "tokens"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -237,10 +238,11 @@ class DataSummary:
             "duplicates_across_splits": self.duplicates_across_splits,
             "truncated": self.truncated,
             "max_length": self.max_length,
+            "length_unit": self.length_unit,
         }
 
     def __str__(self) -> str:
-        lines = ["split        size  tokens min/p50/p95/max   labels"]
+        lines = [f"split        size  {self.length_unit + ' min/p50/p95/max':<22}  labels"]
         for name, n in self.sizes.items():
             tl = self.token_lengths.get(name)
             tls = f"{tl['min']:.0f}/{tl['p50']:.0f}/{tl['p95']:.0f}/{tl['max']:.0f}" if tl else "-"
@@ -274,7 +276,8 @@ def summarize(
     duplicates across splits (same ``key_fields`` text, default ``text_fields``) and the
     number of examples longer than ``max_length`` (they will be truncated)."""
     splits = data if isinstance(data, Splits) else Splits(list(data))
-    summary = DataSummary(sizes={n: len(s) for n, s in splits.items()}, max_length=max_length)
+    summary = DataSummary(sizes={n: len(s) for n, s in splits.items()}, max_length=max_length,
+                          length_unit="tokens" if tokenizer is not None else "words")
     seen: dict[str, set[str]] = {}
     for name, recs in splits.items():
         if label_field:

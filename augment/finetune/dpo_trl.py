@@ -36,7 +36,7 @@ def train_with_trl(model: Any, ref_model: Any, records: Sequence[dict], tokenize
         output_dir=cfg.checkpoint_dir or tempfile.mkdtemp(prefix="augment_dpo_"), beta=beta,
         learning_rate=cfg.lr, per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
         max_steps=cfg.max_steps or -1, num_train_epochs=cfg.epochs, lr_scheduler_type=cfg.scheduler,
-        warmup_ratio=cfg.warmup_ratio, seed=cfg.seed, max_length=max_length, logging_steps=1, save_strategy="no",
+        warmup_steps=int(cfg.warmup_ratio * cfg.max_steps) if cfg.max_steps else 0, seed=cfg.seed, max_length=max_length, logging_steps=1, save_strategy="no",
         report_to=[], disable_tqdm=not cfg.progress, use_cpu=not torch.cuda.is_available(),
     )
     trainer = DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=Dataset.from_list(rows),

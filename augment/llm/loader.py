@@ -96,8 +96,15 @@ def _load(spec: str | os.PathLike | None, kwargs: dict[str, Any]) -> LLM:
     )
 
 
+LOCAL_OPTIONS = ("dtype", "device", "context_window", "truncation", "model_name", "local_files_only", "trust_remote_code")
+
+
 def _local(source: str | os.PathLike, kwargs: dict[str, Any], name: str) -> LLM:
     from augment.llm.transformers import TransformersLLM
 
+    unknown = sorted(set(kwargs) - set(LOCAL_OPTIONS))
+    if unknown:
+        raise ConfigError(f"unknown load_llm option(s) {unknown} for a local model; known: adapter, cache_dir, "
+                          + ", ".join(LOCAL_OPTIONS))
     kwargs.setdefault("model_name", name)
     return TransformersLLM.from_pretrained(source, **kwargs)

@@ -80,7 +80,9 @@ class TransformersLLM(AdapterMixin, LLM):
     ``tool_choice != "none"``), generation is delegated to
     ``augment.llm.constrained.constrained_generate(self, conversations, options)``,
     which may use :meth:`render_prompt`, :meth:`_generate_ids` (HF generate on
-    rendered prompts with extra ``logits_processor``) and :meth:`_to_completion`.
+    rendered prompts with extra ``logits_processor``, returning
+    :class:`Generated` rows), :meth:`_to_completion` and ``_eos_ids`` (the
+    token ids that end a reply).
 
     Thread safety: generate calls and adapter switches are serialised by a lock.
     """

@@ -105,3 +105,14 @@ def test_perplexity_of_real_model_equals_exp_of_model_loss(default_llm):
             n += ids.shape[1] - 1
     assert ppl == pytest.approx(math.exp(nll / n), rel=2e-2)
     assert 1 < ppl < perplexity(default_llm, ["zq xv wk jj qp lz vv kx"])  # gibberish is less likely
+    # conditional: only the answer tokens after the chat-templated prompt are scored
+    prompt, answer = "What is the capital of France?", "Paris"
+    ctx = tok(default_llm.render_prompt(prompt), add_special_tokens=False)["input_ids"]
+    ans = tok(answer, add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([ctx + ans])).logits.float()
+    logp = torch.log_softmax(logits[0, len(ctx) - 1:-1], dim=-1)
+    expected = math.exp(-float(logp.gather(-1, torch.tensor(ans).unsqueeze(-1)).mean()))
+    cond = perplexity(default_llm, [answer], prompts=[prompt])
+    assert cond == pytest.approx(expected, rel=2e-2)
+    assert cond < perplexity(default_llm, ["Banana"], prompts=[prompt])  # the right answer is more likely

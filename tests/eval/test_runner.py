@@ -105,8 +105,7 @@ def test_bad_input(tmp_path):
 
 @pytest.mark.real_model
 def test_real_model_program_and_perplexity_report(default_llm, tmp_path):
-    data = [{"input": "What is the capital of France? Answer in one short sentence.",
-             "output": "The capital of France is Paris."}]
+    data = [{"input": "What is the capital of France? One word.", "output": "Paris"}]
     rep = evaluate(default_llm, data, ["token_f1", "perplexity"], tmp_path / "r.json", max_tokens=4, progress=False)
     assert isinstance(rep.predictions[0]["prediction"], str) and rep.predictions[0]["prediction"]
     assert 0.0 <= rep.metrics["token_f1"] <= 1.0 and rep.metrics["perplexity"] > 1.0

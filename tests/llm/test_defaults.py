@@ -94,3 +94,5 @@ def test_spec_errors_name_the_fix(tmp_path):
         load_llm(str(tmp_path))  # an empty folder
     with pytest.raises(ConfigError, match="str spec"):
         load_llm(42)
+    with pytest.raises(ConfigError, match="unknown load_llm option.*dtpye"):
+        load_llm(dtpye="float32")  # a typo is caught before any loading
