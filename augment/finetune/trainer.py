@@ -146,7 +146,13 @@ def train(
     if not train_features:
         raise DataError("the training set is empty; give at least one example")
     set_seed(cfg.seed)
-    acc = Accelerator(mixed_precision=cfg.mixed_precision)
+    try:
+        acc = Accelerator(mixed_precision=cfg.mixed_precision)
+    except ValueError:  # another trainer (e.g. TRL's) set up accelerate differently in this process
+        from accelerate.state import AcceleratorState
+
+        AcceleratorState._reset_state()
+        acc = Accelerator(mixed_precision=cfg.mixed_precision)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ConfigError("no parameter of the model requires grad; apply a method first (apply_method)")
