@@ -35,7 +35,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 DATA = ROOT / "tests" / "data" / "finetune" / "contacts.jsonl"
 METHODS = ["full", "lora", "prompt_tuning", "bitfit", "adapter"]
-LR = {"full": 3e-5, "lora": 1e-3, "prompt_tuning": 3e-2, "bitfit": 2e-3, "adapter": 1e-3}
+LR = {"full": 3e-5, "lora": 3e-3, "prompt_tuning": 3e-2, "bitfit": 5e-3, "adapter": 1e-3}
 OPTIONS = {"lora": {"r": 16, "alpha": 32}, "prompt_tuning": {"num_virtual_tokens": 16}, "adapter": {"bottleneck": 64}}
 
 
