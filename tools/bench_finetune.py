@@ -11,7 +11,8 @@ Memory is the process's peak resident set size (``ru_maxrss``, Linux) - weights,
 optimizer state, activations and the Python/torch runtime - plus the growth during training
 (peak minus the RSS just before the first step). Timings are wall-clock on whatever CPU runs it.
 
-    .venv/bin/python tools/bench_finetune.py --steps 30 --limit 60
+    .venv/bin/python tools/bench_finetune.py --steps 10 --batch-size 2 --grad-accum 4 --limit 20 \
+        --max-new-tokens 24 --parallel 4 --threads 1
 
 The last stdout line is one JSON object.
 """
@@ -153,9 +154,9 @@ def run_worker(name: str, args, out: Path | None = None, adapter: Path | None = 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--steps", type=int, default=30, help="optimizer steps per method")
-    p.add_argument("--batch-size", type=int, default=4, help="micro-batch size")
-    p.add_argument("--grad-accum", type=int, default=2, help="micro-batches per optimizer step")
+    p.add_argument("--steps", type=int, default=10, help="optimizer steps per method")
+    p.add_argument("--batch-size", type=int, default=2, help="micro-batch size")
+    p.add_argument("--grad-accum", type=int, default=4, help="micro-batches per optimizer step")
     p.add_argument("--limit", type=int, default=None, help="score only the first N held-out examples (of 60)")
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--max-new-tokens", type=int, default=32)

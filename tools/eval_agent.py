@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--modes", default="ours,unconstrained,smolagents")
     p.add_argument("--max-steps", type=int, default=4)
     p.add_argument("--max-tokens", type=int, default=96)
+    p.add_argument("--dtype", default=None, help="model dtype for load_llm (default: its choice, bf16 on CPUs with native bf16)")
     args = p.parse_args(argv)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
 
@@ -251,7 +252,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     tasks = load_tasks(args.tasks, args.limit, url)
     cats = sorted({t["category"] for t in tasks})
     print(f"{len(tasks)} tasks ({', '.join(cats)}), max_steps={args.max_steps}, max_tokens={args.max_tokens}", flush=True)
-    llm = load_llm()
+    llm = load_llm(dtype=args.dtype) if args.dtype else load_llm()
+    print(f"model: {llm.model_name} ({str(llm.model.dtype).replace('torch.', '')})", flush=True)
     tools = make_tools()
     results: dict[str, Any] = {}
     reasons: dict[str, str] = {}

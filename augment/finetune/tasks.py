@@ -161,7 +161,10 @@ def finetune(
     if gradient_checkpointing:
         if not getattr(base, "supports_gradient_checkpointing", False):
             raise ConfigError(f"{type(base).__name__} does not support gradient checkpointing; drop gradient_checkpointing")
-        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(base, "activation_checkpointing_enable"):  # transformers >= 5.x name
+            base.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     trained, info = apply_method(base, method, task=task, **(method_options or {}))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     cfg = TrainConfig(
