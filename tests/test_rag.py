@@ -175,7 +175,7 @@ def test_embedding_similarity_is_a_second_opinion():
 @pytest.mark.real_model
 def test_real_rag_answer_with_checked_citations(default_llm, default_embedder, tmp_path):
     from augment.retrieval.bm25 import BM25Retriever
-    from augment.retrieval.ingest import ingest
+    from augment.retrieval.ingestion import ingest
     from augment.retrieval.retriever import DenseRetriever, HybridRetriever
     from augment.retrieval.store import ChromaStore
 

@@ -89,7 +89,7 @@ def main() -> None:
 
     from augment.retrieval.documents import load_file, split_documents
     from augment.retrieval.embeddings import Embedder, default_model_path
-    from augment.retrieval.ingest import default_splitter, ingest
+    from augment.retrieval.ingestion import default_splitter, ingest
     from augment.retrieval.store import ChromaStore
 
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))

@@ -65,7 +65,7 @@ def ingest(paths, collection, db, chroma_url, globs, ignores, chunk_size, chunk_
     """
     from augment.retrieval.documents import DEFAULT_IGNORE, TokenSplitter
     from augment.retrieval.embeddings import Embedder
-    from augment.retrieval.ingest import ingest as run_ingest
+    from augment.retrieval.ingestion import ingest as run_ingest
 
     try:
         embedder = Embedder(embedder_path)

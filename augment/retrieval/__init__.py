@@ -28,8 +28,8 @@ _LAZY = {
     # store and ingestion
     "ChromaStore": "augment.retrieval.store",
     "doc_id": "augment.retrieval.store",
-    "ingest": "augment.retrieval.ingest",
-    "IngestReport": "augment.retrieval.ingest",
+    "ingest": "augment.retrieval.ingestion",
+    "IngestReport": "augment.retrieval.ingestion",
     # retrievers (retrieval engineer)
     "Retriever": "augment.retrieval.retriever",
     "DenseRetriever": "augment.retrieval.retriever",

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def samples_db(default_embedder, tmp_path_factory):
-    from augment.retrieval.ingest import ingest
+    from augment.retrieval.ingestion import ingest
     from augment.retrieval.store import ChromaStore
 
     db = tmp_path_factory.mktemp("rag-cli") / "db"

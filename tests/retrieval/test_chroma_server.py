@@ -15,7 +15,7 @@ import pytest
 
 from augment.errors import EmbeddingMismatchError, ServerUnreachableError
 from augment.retrieval.embeddings import FakeEmbedder
-from augment.retrieval.ingest import ingest
+from augment.retrieval.ingestion import ingest
 from augment.retrieval.store import ChromaStore, describe_store
 
 from .conftest import make_corpus

@@ -7,7 +7,7 @@ import pytest
 from augment.errors import EmbeddingMismatchError
 from augment.retrieval.documents import RecursiveSplitter
 from augment.retrieval.embeddings import FakeEmbedder
-from augment.retrieval.ingest import ingest
+from augment.retrieval.ingestion import ingest
 from augment.retrieval.store import ChromaStore
 
 from .conftest import make_corpus
@@ -98,7 +98,7 @@ def test_small_batches_write_in_order(corpus, store):
 
 def test_leftovers_of_a_killed_run_are_cleaned_when_the_file_changed(corpus, store):
     from augment.retrieval.documents import load_file, split_documents
-    from augment.retrieval.ingest import default_splitter
+    from augment.retrieval.ingestion import default_splitter
 
     path = corpus / "plain.txt"
     # what a run killed after writing the chunks but before marking the file done leaves behind

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -198,15 +197,3 @@ def ingest(paths: str | Path | Iterable[str | Path], store: Any, *, glob: str | 
             bar.close()
     report.seconds = time.perf_counter() - start
     return report
-
-
-class _CallableModule(types.ModuleType):
-    """Importing this submodule sets ``augment.retrieval.ingest`` to the module, shadowing the
-    function of the same name; making the module callable keeps ``from augment.retrieval import
-    ingest; ingest(paths, store)`` working whichever of the two Python hands back."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> IngestReport:
-        return ingest(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
