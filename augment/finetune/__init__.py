@@ -17,8 +17,7 @@ Submodules import torch; this package imports them only when a name is used.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from augment._lazy import lazy_attributes
 
 _LAZY = {
     "load_data": "data", "split_data": "data", "Splits": "data", "summarize": "data", "DataSummary": "data",
@@ -38,15 +37,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'augment.finetune' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"augment.finetune.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_attributes(globals(), {k: f"augment.finetune.{v}" for k, v in _LAZY.items()})

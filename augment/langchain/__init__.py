@@ -11,8 +11,8 @@ adapter stays small; the names above are all importable from here.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from augment._lazy import lazy_attributes
+
 
 _LAZY = {
     "ChatAugment": "augment.langchain.chat",
@@ -25,9 +25,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'augment.langchain' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY)

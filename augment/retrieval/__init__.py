@@ -9,8 +9,8 @@ Names are imported lazily, so ``import augment.retrieval`` stays fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from augment._lazy import lazy_attributes
+
 
 _LAZY = {
     # documents
@@ -43,15 +43,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'augment.retrieval' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY)
