@@ -173,9 +173,10 @@ class Agent:
         steps: list[AgentStep] = []
         seen: dict[str, str] = {}
         answer: str | None = None
+        force_answer = False  # set when the model repeats a call: it already has what it needs
         while len(steps) < self.max_steps and answer is None:
             t0 = time.perf_counter()
-            completion = self._complete(messages)
+            completion = self._complete(messages, force_answer)
             model_seconds = time.perf_counter() - t0
             usage = completion.usage
             if not completion.tool_calls:
@@ -190,6 +191,7 @@ class Agent:
                 if len(steps) >= self.max_steps:
                     break
                 t1 = time.perf_counter()
+                force_answer = force_answer or _call_key(call) in seen
                 observation, error = self._observe(call, seen)
                 step = AgentStep(
                     len(steps) + 1, text=completion.text if k == 0 else "", tool=call.name,
@@ -211,9 +213,12 @@ class Agent:
         messages = [Message.system(self.system_prompt)] if self.system_prompt else []
         return messages + list(self.history) + [Message.user(task)]
 
-    def _complete(self, messages: list[Message]) -> Completion:
+    def _complete(self, messages: list[Message], force_answer: bool = False) -> Completion:
+        """One model turn. After a repeated identical call the turn is ``tool_choice="none"``: a
+        small model that calls the same tool again has its result and loops instead of answering."""
         if len(self.tools):
-            return self.llm.complete(messages, tools=self.tools.specs(), tool_choice="auto", **self.options)
+            choice = "none" if force_answer else "auto"
+            return self.llm.complete(messages, tools=self.tools.specs(), tool_choice=choice, **self.options)
         return self.llm.complete(messages, **self.options)
 
     def _observe(self, call: ToolCall, seen: dict[str, str]) -> tuple[str, str | None]:
@@ -221,7 +226,7 @@ class Agent:
         if call.name not in self.tools:
             return (f"Error: there is no tool named {call.name!r}. Available tools: {', '.join(self.tools.names)}. "
                     "Call one of them or give the final answer."), "unknown_tool"
-        key = call.name + json.dumps(call.arguments, sort_keys=True, default=str)
+        key = _call_key(call)
         if key in seen:
             return (f"{seen[key]} (you already called {call.name} with these arguments; "
                     "use this result and give the final answer)"), None
@@ -240,5 +245,9 @@ class Agent:
         seen[key] = observation
         return observation, None
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # noqa: D105
         return f"Agent({self.llm!r}, tools={self.tools.names}, max_steps={self.max_steps})"
+
+
+def _call_key(call: ToolCall) -> str:
+    return call.name + json.dumps(call.arguments, sort_keys=True, default=str)

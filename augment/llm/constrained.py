@@ -103,7 +103,8 @@ def tool_call_schema(tools: list[dict[str, Any]], tool_choice: str | None = "aut
     """The JSON schema of "one allowed tool call" (plus the final answer when ``tool_choice`` is auto).
 
     ``tools`` are OpenAI function specs. ``tool_choice``: ``"auto"``/None (a
-    tool call or ``final_answer``), ``"required"`` (a tool call), or a tool name.
+    tool call or ``final_answer``), ``"required"`` (a tool call), ``"none"``
+    (only ``final_answer``: the model sees its tools but must answer), or a tool name.
     ``answer_schema`` constrains the final answer (default: a string).
 
     >>> s = tool_call_schema([{"type": "function", "function": {"name": "now", "parameters": {"type": "object", "properties": {}}}}])
@@ -114,7 +115,7 @@ def tool_call_schema(tools: list[dict[str, Any]], tool_choice: str | None = "aut
     names = [s.get("name") for s in specs]
     if FINAL_ANSWER in names:
         raise ConfigError(f"a tool is named '{FINAL_ANSWER}', which the constrained format reserves for the answer; rename the tool")
-    if tool_choice not in (None, "auto", "required") and tool_choice not in names:
+    if tool_choice not in (None, "auto", "required", "none") and tool_choice not in names:
         raise ConfigError(
             f"tool_choice={tool_choice!r} is not one of the tools ({', '.join(map(str, names))}); "
             "use 'auto', 'required', 'none' or a tool name"
@@ -123,13 +124,13 @@ def tool_call_schema(tools: list[dict[str, Any]], tool_choice: str | None = "aut
     branches = []
     for i, spec in enumerate(specs):
         if tool_choice not in (None, "auto", "required") and spec["name"] != tool_choice:
-            continue
+            continue  # (tool_choice "none" keeps no tool: only the final answer is allowed)
         params = spec.get("parameters") or {"type": "object", "properties": {}}
         params = _hoist_defs(params, f"t{i}_", defs)
         params.setdefault("type", "object")
         params.setdefault("properties", {})
         branches.append(_call_branch(spec["name"], params))
-    if tool_choice in (None, "auto"):
+    if tool_choice in (None, "auto", "none"):
         answer = copy.deepcopy(answer_schema) if answer_schema else {"type": "string"}
         answer = _hoist_defs(answer, "answer_", defs)
         branches.append(_call_branch(FINAL_ANSWER, {
@@ -163,9 +164,11 @@ def _response_schema(response_format: dict[str, Any]) -> dict[str, Any] | None:
 def format_instruction(options: GenerateOptions) -> str:
     """The text added to the system prompt so the model knows which JSON it writes."""
     if options.tools:
-        final = FINAL_INSTRUCTION if options.tool_choice in (None, "auto") else ""
+        final = FINAL_INSTRUCTION if options.tool_choice in (None, "auto", "none") else ""
         text = TOOLS_INSTRUCTION.format(final=final)
-        if options.tool_choice not in (None, "auto", "required"):
+        if options.tool_choice == "none":
+            text += f' Do not call a tool now: write the "{FINAL_ANSWER}".'
+        elif options.tool_choice not in (None, "auto", "required"):
             text += f' Call the tool "{options.tool_choice}".'
         return text
     schema = _response_schema(options.response_format or {})

@@ -76,8 +76,9 @@ class TransformersLLM(AdapterMixin, LLM):
     the prompt fits but ``max_tokens`` does not, fewer tokens are generated
     and ``finish_reason`` is ``"length"``.
 
-    Tools / JSON: when ``tools`` or ``response_format`` is given (and
-    ``tool_choice != "none"``), generation is delegated to
+    Tools / JSON: when ``tools`` or ``response_format`` is given (with
+    ``tool_choice="none"`` the output is constrained to a final answer, never a
+    call), generation is delegated to
     ``augment.llm.constrained.constrained_generate(self, conversations, options)``,
     which may use :meth:`render_prompt`, :meth:`_generate_ids` (HF generate on
     rendered prompts with extra ``logits_processor``, returning
@@ -244,7 +245,8 @@ class TransformersLLM(AdapterMixin, LLM):
         yield completion
 
     def _constrained(self, options: GenerateOptions) -> bool:
-        return bool(options.tools or options.response_format) and options.tool_choice != "none"
+        # tool_choice="none" with tools is constrained too: to the final-answer text, never a call
+        return bool(options.tools or options.response_format)
 
     def _encode(self, prompts: list[str], max_tokens: int) -> tuple[Any, int]:
         """Tokenize and pad ``prompts``; enforce the context window; return ``(batch, max_new_tokens)``."""

@@ -135,8 +135,11 @@ def test_tools_and_response_format_delegate_to_constrained(default_llm, monkeypa
     items = list(default_llm.stream("y", tools=[{"name": "f"}]))
     assert items[-1].parsed == {"a": 1}
     seen.clear()
-    c = default_llm.complete(Q, tools=[{"name": "f"}], tool_choice="none", max_tokens=2)
-    assert not seen and c.usage.completion_tokens == 2  # tool_choice none: plain generation
+    default_llm.complete(Q, tools=[{"name": "f"}], tool_choice="none", max_tokens=2)
+    assert seen["args"][2].tool_choice == "none"  # tool_choice none: constrained to the final answer
+    seen.clear()
+    c = default_llm.complete(Q, max_tokens=2)
+    assert not seen and c.usage.completion_tokens == 2  # no tools, no schema: plain generation
 
 
 async def test_async_twins_on_real_model(default_llm):
