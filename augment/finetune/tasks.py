@@ -64,6 +64,10 @@ def format_task(task: str, records: Sequence[dict], tokenizer: Any, *, labels: l
     """Format ``records`` for ``task`` (see :mod:`augment.finetune.formatting`)."""
     if task == "instruct":
         return format_instruction(records, tokenizer, max_length=max_length, system=system)
+    if task == "chat":
+        from augment.finetune.chat import format_chat
+
+        return format_chat(records, tokenizer, max_length=max_length)
     if task == "classify":
         return format_classification(records, tokenizer, labels=labels, max_length=max_length)
     if task == "token_classify":
