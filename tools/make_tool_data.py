@@ -13,7 +13,7 @@ observation), unit/currency conversion, string work in python, dates with
 ``now``, pages with ``http_get``, two-step chains, a tool error and its
 recovery, and questions that need no tool.
 
-Every assistant turn becomes one record in the format of
+Every episode becomes one record in the format of
 :mod:`augment.finetune.chat` (``messages`` as the agent builds them, ``tools``
 as the agent sends them), so the adapter is trained on the exact prompts
 :class:`augment.Agent` renders. Held out: no task of
@@ -520,17 +520,17 @@ def tool_set(rng: random.Random, needed: list[Any]) -> list[dict[str, Any]]:
 
 
 # ---- records -------------------------------------------------------------------------
-def records(ep: Episode, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One record per assistant turn, the conversation built as :class:`augment.Agent` builds it."""
+def record(ep: Episode, tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """The whole episode as one record, built as :class:`augment.Agent` builds its conversation;
+    fine-tuning learns every assistant turn of it, each after the exact prompt the agent renders."""
     msgs = [Message.system(DEFAULT_SYSTEM_PROMPT), Message.user(ep.task)]
-    out = []
     for turn in ep.turns:
-        target = Message.assistant(turn[1]) if turn[0] == "answer" else Message.assistant("", [turn[1]])
-        out.append({"kind": ep.kind, "messages": [m.to_dict() for m in msgs + [target]], "tools": tools, "tool_choice": "auto"})
-        if turn[0] == "call":
+        if turn[0] == "answer":
+            msgs.append(Message.assistant(turn[1]))
+        else:
             call, obs = turn[1], turn[2]
             msgs += [Message.assistant("", [call]), Message.tool(obs, tool_call_id=call.id, name=call.name)]
-    return out
+    return {"kind": ep.kind, "messages": [m.to_dict() for m in msgs], "tools": tools, "tool_choice": "auto"}
 
 
 def normalise(text: str) -> str:
@@ -566,7 +566,7 @@ def main(argv: list[str] | None = None) -> None:
         if key in seen and ep.kind != "no_tool":
             continue
         seen.add(key + str(len(seen)) if ep.kind == "no_tool" else key)
-        rows += records(ep, tool_set(rng, ep.tools))
+        rows.append(record(ep, tool_set(rng, ep.tools)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w") as f:
         for r in rows:
@@ -578,7 +578,7 @@ def main(argv: list[str] | None = None) -> None:
     train_tasks = {normalise(r["messages"][1]["content"]) for r in rows}
     best = max(((len(set(t.split()) & set(h.split())) / len(set(t.split()) | set(h.split())), t, h)
                 for t in train_tasks for h in held), default=(0.0, "", ""))
-    print(json.dumps({"records": len(rows), "episodes": args.episodes, "by_kind": kinds, "held_out_exact_matches_skipped": skipped,
+    print(json.dumps({"records": len(rows), "by_kind": kinds, "held_out_exact_matches_skipped": skipped,
                       "held_out_tasks": len(held), "max_jaccard_to_held_out": round(best[0], 3),
                       "closest_pair": [best[1], best[2]], "out": str(args.out)}))
 
