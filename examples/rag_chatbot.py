@@ -28,7 +28,7 @@ QUESTIONS = ["How tall is the Eiffel Tower?", "How often is the Eiffel Tower rep
 
 
 def main(questions: list[str] | None = None, db: str | Path | None = None) -> list:
-    from augment.cli.rag_chat import print_answer
+    from augment.cli._rag_chat import print_answer
     from augment.llm.loader import load_llm
     from augment.rag import RAG
     from augment.retrieval.documents import TokenSplitter

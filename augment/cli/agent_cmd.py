@@ -15,7 +15,7 @@ import json
 
 import click
 
-from augment.cli.chat import load_llm
+from augment.cli.chat_cmd import load_llm
 
 __all__ = ["agent"]
 

@@ -3,7 +3,7 @@
 Both take ``--model`` (any :func:`augment.llm.loader.load_llm` spec; default:
 the embedded SmolLM2-135M-Instruct) and ``--max-tokens``. With
 ``--collection NAME`` they answer over a Chroma collection with cited sources
-(see :mod:`augment.cli.rag_chat`).
+(see :mod:`augment.cli._rag_chat`).
 
 Chat commands: ``/reset`` forgets the conversation, ``/exit`` (or end of
 input) quits.
@@ -71,7 +71,7 @@ def ask(question: str, model: str | None, max_tokens: int, collection: str | Non
     try:
         llm = load_llm(model)
         if collection:
-            from augment.cli.rag_chat import rag_ask
+            from augment.cli._rag_chat import rag_ask
 
             rag_ask(llm, question, collection=collection, db=db, chroma_url=chroma_url, max_tokens=max_tokens)
             return
@@ -91,7 +91,7 @@ def chat(model: str | None, max_tokens: int, collection: str | None, db: str | N
     try:
         llm = load_llm(model)
         if collection:
-            from augment.cli.rag_chat import rag_chat
+            from augment.cli._rag_chat import rag_chat
 
             rag_chat(llm, collection=collection, db=db, chroma_url=chroma_url, max_tokens=max_tokens)
             return
