@@ -41,7 +41,7 @@ def eval_cmd(model, adapter, data, metrics, out, template, input_key, target_key
     if not Path(data).is_file():
         raise click.BadParameter(f"{data} does not exist", param_hint="--data")
     try:
-        from augment.llm.loader import load_llm
+        from augment.cli._common import load_llm
 
         kwargs = {"adapter": adapter} if adapter else {}
         llm = load_llm(model, **kwargs)

@@ -141,7 +141,7 @@ def apply_method(model: Any, method: str = "lora", *, task: str = "instruct", **
         if method == "bitfit":
             _apply_bitfit(model, options.get("add_biases"), notes)
         else:
-            from augment.finetune.adapters import add_bottleneck_adapters
+            from augment.finetune.bottleneck import add_bottleneck_adapters
 
             names = add_bottleneck_adapters(
                 model, bottleneck=int(options.get("bottleneck", 64)), activation=options.get("activation", "gelu"),

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 from augment.errors import ConfigError, ContextLengthError, ModelLoadError, ModelNotFoundError
 from augment.llm import _hf
-from augment.llm.adapters import AdapterMixin
+from augment.llm.lora import AdapterMixin
 from augment.llm.base import LLM, GenerateOptions, MessagesLike, StreamItem, normalize_messages, normalize_tools
 from augment.types import Completion, Message, Usage
 
