@@ -135,7 +135,7 @@ def test_bad_tools_and_arguments(tmp_path):
 @pytest.mark.real_model
 def test_real_default_model_on_the_custom_set(default_llm):
     rep = evaluate_agent(default_llm, CUSTOM / "tasks.jsonl", CUSTOM / "tools.py", limit=2, max_steps=2,
-                         max_tokens=48, progress=False)
+                         max_tokens=32, progress=False)
     assert rep.n == 2 and rep.errors == 0 and rep.metrics["tasks"] == 2
     assert {r["category"] for r in rep.predictions} == {"arithmetic", "lookup"}
     # local models call tools through constrained decoding: every call parses and validates
