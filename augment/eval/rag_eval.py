@@ -53,7 +53,7 @@ _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "seventeen eighteen nineteen twenty".split())}
 _NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80",
                       "ninety": "90", "hundred": "100"})
-_IDK = re.compile(r"^\W*(?:answer\s*:\s*)?i\s+(?:don'?t|do\s+not)\s+know", re.I)
+_IDK = re.compile(r"^\W*(?:answer\s*:\s*)?i\s+(?:don['’]?t|do\s+not)\s+know", re.I)
 
 
 def normalize_span(text: Any) -> str:
