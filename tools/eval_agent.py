@@ -50,8 +50,7 @@ from augment.llm.base import LLM, GenerateOptions  # noqa: E402
 from augment.llm.constrained import FINAL_ANSWER, add_instruction, format_instruction  # noqa: E402
 from augment.types import Completion, Message, ToolCall  # noqa: E402
 
-PAGES = {"capital.txt": "The capital of Australia is Canberra.", "answer.txt": "The secret number is 4217.",
-         "color.txt": "Today's colour is turquoise."}
+PAGES = ROOT / "tests/data/agent_pages"  # served on 127.0.0.1 as {url} for the http_get tasks
 UNPARSABLE = "<unparsable>"
 DEFAULT_TASKS = ROOT / "tests/data/agent_tasks.jsonl"
 

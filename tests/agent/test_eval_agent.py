@@ -25,7 +25,7 @@ def test_task_file_covers_every_kind_of_task():
         assert t["expected_answer"] and "{" not in t["expected_answer"]
         assert set(t["expected_tools"]) <= tool_names
     assert all("127.0.0.1:1" in t["task"] for t in tasks if t["category"] == "http_get")
-    pages = {name for name in eval_agent.PAGES}
+    pages = {p.name for p in eval_agent.PAGES.iterdir()}
     assert all(any(p in t["task"] for p in pages) for t in tasks if t["category"] == "http_get")
 
 
