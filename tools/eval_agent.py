@@ -1,114 +1,61 @@
-"""Tool-use benchmark: our constrained agent vs prompt-only tools vs smolagents, on the default model.
+"""Tool-use benchmark on the default model, through the library's runner ``augment.eval.evaluate_agent``.
 
-    .venv/bin/python tools/eval_agent.py                  # all tasks of tests/data/agent_tasks.jsonl
+    .venv/bin/python tools/eval_agent.py                  # the default configuration on tests/data/agent_tasks.jsonl
     .venv/bin/python tools/eval_agent.py --limit 7        # a category-balanced subset (the CPU is slow)
+    .venv/bin/python tools/eval_agent.py --compare        # + without adapter, prompt-only tools, smolagents
+    .venv/bin/python tools/eval_agent.py --tasks tests/data/agent_custom/tasks.jsonl --tools tests/data/agent_custom/tools.py
 
-Modes, side by side on the same tasks, tools and local model:
+Rows, side by side on the same tasks, tools and local model:
 
-* ``ours``: :class:`augment.Agent` on the default TransformersLLM (constrained tool calls);
-* ``unconstrained``: the same agent loop and prompt, but the model writes its JSON freely
-  and we parse what it wrote (tools only described in the prompt);
-* ``smolagents``: ``ToolCallingAgent`` with its ``TransformersModel`` over the same
-  de-quantized model folder that ``load_llm()`` caches.
+* ``default``: :class:`augment.Agent` on ``load_llm()`` (with the adapter it loads by default, when
+  it ships one; constrained tool calls);
+* ``no_adapter`` (``--compare``): the same on ``load_llm(adapter=None)``; skipped, with the reason,
+  while ``load_llm()`` loads no adapter (it would repeat the default row);
+* ``prompt_only`` (``--compare``): the same agent loop and prompt, but the model writes its JSON
+  freely and we parse what it wrote (tools only described in the prompt);
+* ``smolagents`` (``--compare``): ``ToolCallingAgent`` with its ``TransformersModel`` over the same
+  de-quantized model folder that ``load_llm()`` caches (no adapter).
 
-Per mode: the share of tool-call steps whose call parses and validates (known
-tool, arguments valid for its schema), the share of tasks solved (expected
-answer in the final answer) and seconds per task. ``http_get`` tasks read
-pages from a local HTTP server on 127.0.0.1 (the tool is configured to allow it).
-The last stdout line is one JSON object.
+Per row: the share of tool calls that parse and validate, the share of tasks solved (expected
+answer in the final answer) overall and per category, steps and seconds per task. ``http_get``
+tasks read pages from a local HTTP server on 127.0.0.1. The last stdout line is one JSON object:
+``valid_call_rate`` and ``task_success`` of the default row, the other rows under their own keys.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import http.server
 import json
-import os
-import re
 import sys
-import tempfile
-import threading
 import time
 import traceback
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
 
-from augment.agent import Agent  # noqa: E402
+from eval_common import adapter_of, cpu_model, dtype_of, load_default, load_without_adapter, pct  # noqa: E402
+
+from augment.eval.agent_eval import (  # noqa: E402
+    agent_metrics,
+    evaluate_agent,
+    load_agent_tasks,
+    load_eval_tools,
+    serve_pages,
+    solved,
+)
 from augment.llm.base import LLM, GenerateOptions  # noqa: E402
 from augment.llm.constrained import FINAL_ANSWER, add_instruction, format_instruction  # noqa: E402
-from augment.tools import Tool, builtin  # noqa: E402
 from augment.types import Completion, Message, ToolCall  # noqa: E402
 
-PAGES = {"capital.txt": "The capital of Australia is Canberra.", "answer.txt": "The secret number is 4217.",
-         "color.txt": "Today's colour is turquoise."}
+PAGES = ROOT / "tests/data/agent_pages"  # served on 127.0.0.1 as {url} for the http_get tasks
 UNPARSABLE = "<unparsable>"
-INVALID = {"unknown_tool", "invalid_arguments"}
+DEFAULT_TASKS = ROOT / "tests/data/agent_tasks.jsonl"
 
 
-# ---- tasks -------------------------------------------------------------------
-def load_tasks(path: Path, limit: int | None, url: str) -> list[dict[str, Any]]:
-    tasks = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    year = dt.datetime.now(dt.timezone.utc).year
-    for t in tasks:
-        t["task"] = t["task"].replace("{url}", url)
-        t["expected_answer"] = t["expected_answer"].replace("{year+10}", str(year + 10)).replace("{year}", str(year))
-    if limit is None or limit >= len(tasks):
-        return tasks
-    by_cat: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for t in tasks:
-        by_cat[t["category"]].append(t)
-    picked: list[dict[str, Any]] = []
-    while len(picked) < limit:  # round robin over categories, so a small limit still covers them all
-        for cat in list(by_cat):
-            if by_cat[cat] and len(picked) < limit:
-                picked.append(by_cat[cat].pop(0))
-    return picked
-
-
-def solved(answer: Any, expected: str) -> bool:
-    """The expected answer appears in the final answer (numbers compared as numbers)."""
-    if answer is None:
-        return False
-    text = str(answer).lower()
-    try:
-        target = float(expected)
-    except ValueError:
-        return expected.lower() in text
-    return any(abs(float(n) - target) < 1e-6 * max(1.0, abs(target)) for n in re.findall(r"-?\d+(?:\.\d+)?", text.replace(",", "")))
-
-
-def serve_pages() -> tuple[str, Any]:
-    folder = Path(tempfile.mkdtemp(prefix="augment-eval-pages-"))
-    for name, text in PAGES.items():
-        (folder / name).write_text(text)
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a: Any, **kw: Any) -> None:
-            super().__init__(*a, directory=str(folder), **kw)
-
-        def log_message(self, *a: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}", server
-
-
-def make_tools() -> list[Tool]:
-    return [builtin("calculator"), builtin("python"), builtin("now"),
-            builtin("http_get", allowed_hosts=["127.0.0.1"], allow_private=True)]
-
-
-# ---- the unconstrained peer: same loop, free text parsed afterwards -------------
+# ---- the prompt-only peer: same loop, free text parsed afterwards -------------
 class PromptOnlyLLM(LLM):
     """The same local model with the tools only described in the prompt; its JSON is parsed, not enforced."""
 
@@ -146,30 +93,32 @@ def parse_free_text(c: Completion) -> Completion:
     return Completion("", tool_calls=[call], finish_reason="tool_calls", usage=c.usage, model=c.model)
 
 
-def run_augment_mode(llm: Any, tasks: list[dict[str, Any]], tools: list[Tool], args: Any, label: str) -> dict[str, Any]:
-    agent = Agent(llm, tools, max_steps=args.max_steps, options={"max_tokens": args.max_tokens})
-    calls = valid = wins = 0
-    start = time.perf_counter()
-    for i, t in enumerate(tasks, 1):
-        t0 = time.perf_counter()
-        result = agent.run(t["task"])
-        steps = result.tool_calls
-        ok = [s for s in steps if s.error not in INVALID]
-        calls, valid = calls + len(steps), valid + len(ok)
-        win = solved(result.answer, t["expected_answer"])
-        wins += win
-        print(f"  [{label} {i}/{len(tasks)}] {t['id']}: {'OK ' if win else 'BAD'} {len(ok)}/{len(steps)} valid calls, "
-              f"{time.perf_counter() - t0:.1f}s | " + " ; ".join(s.describe()[:90] for s in result.steps), flush=True)
-    return _summary(calls, valid, wins, len(tasks), time.perf_counter() - start)
+def run_row(llm: Any, label: str, args: Any) -> dict[str, Any]:
+    n = [0]
+
+    def show(row: dict[str, Any]) -> None:
+        n[0] += 1
+        trace = " ; ".join(_describe_step(s)[:90] for s in row["trace"])
+        print(f"  [{label} {n[0]}] {row['id']}: {'OK ' if row['solved'] else 'BAD'} {row['valid_calls']}/{row['tool_calls']} "
+              f"valid calls, {row['seconds']:.1f}s | {trace}", flush=True)
+
+    rep = evaluate_agent(llm, args.tasks, args.tools, max_steps=args.max_steps, max_tokens=args.max_tokens,
+                         limit=args.limit, pages=PAGES, progress=False, on_task=show)
+    if args.out:
+        rep.save(Path(args.out) / f"agent_{label}.json")
+    print(f"== {label}: {json.dumps(rep.metrics)}", flush=True)
+    return rep.metrics
 
 
-def _summary(calls: int, valid: int, wins: int, n: int, seconds: float) -> dict[str, Any]:
-    return {"tool_calls": calls, "valid_calls": valid, "valid_call_rate": round(valid / calls, 3) if calls else None,
-            "task_success": round(wins / n, 3) if n else None, "s_per_task": round(seconds / n, 1) if n else None}
+def _describe_step(s: dict[str, Any]) -> str:
+    if s.get("final"):
+        return f"[{s['index']}] answer: {s['text']}"
+    flag = f" ({s['error']})" if s.get("error") else ""
+    return f"[{s['index']}] {s['tool']}({json.dumps(s['arguments'])}) -> {s['observation']}{flag}"
 
 
 # ---- smolagents ---------------------------------------------------------------
-def smol_tools(tools: list[Tool], invalid: list[int]) -> list[Any]:
+def smol_tools(tools: Any, invalid: list[int]) -> list[Any]:
     from smolagents import Tool as SmolTool
 
     out = []
@@ -183,7 +132,7 @@ def smol_tools(tools: list[Tool], invalid: list[int]) -> list[Any]:
             if name not in required:
                 inputs[name]["nullable"] = True
 
-        def forward(self: Any, _t: Tool = t, **kwargs: Any) -> str:
+        def forward(self: Any, _t: Any = t, **kwargs: Any) -> str:
             try:
                 _t.validate(kwargs)
             except Exception:
@@ -198,107 +147,93 @@ def smol_tools(tools: list[Tool], invalid: list[int]) -> list[Any]:
     return out
 
 
-def run_smolagents(folder: Path, dtype: str, tasks: list[dict[str, Any]], tools: list[Tool], args: Any) -> dict[str, Any]:
+def run_smolagents(folder: Path, dtype: str, args: Any) -> dict[str, Any]:
     from smolagents import ToolCallingAgent, TransformersModel
     from smolagents.utils import AgentParsingError, AgentToolCallError
 
-    # same folder and dtype as our model
     model = TransformersModel(model_id=str(folder), device_map="cpu", torch_dtype=dtype, max_new_tokens=args.max_tokens)
     invalid = [0]
-    calls = bad = wins = 0
-    start = time.perf_counter()
-    for i, t in enumerate(tasks, 1):
-        t0 = time.perf_counter()
-        agent = ToolCallingAgent(tools=smol_tools(tools, invalid), model=model, max_steps=args.max_steps, verbosity_level=0)
-        before = invalid[0]
-        try:
-            answer = agent.run(t["task"])
-        except Exception as e:  # smolagents raises on some model failures
-            answer = None
-            print(f"    smolagents raised {type(e).__name__}: {str(e)[:120]}")
-        n_calls = n_bad = 0
-        for step in agent.memory.steps:
-            names = [c.name for c in (getattr(step, "tool_calls", None) or [])]
-            err = getattr(step, "error", None)
-            if isinstance(err, (AgentParsingError, AgentToolCallError)):
-                n_calls, n_bad = n_calls + 1, n_bad + 1
-            elif any(n != "final_answer" for n in names):
-                n_calls += 1
-        n_bad = min(n_calls, n_bad + invalid[0] - before)
-        calls, bad = calls + n_calls, bad + n_bad
-        win = solved(answer, t["expected_answer"])
-        wins += win
-        print(f"  [smolagents {i}/{len(tasks)}] {t['id']}: {'OK ' if win else 'BAD'} {n_calls - n_bad}/{n_calls} valid calls, "
-              f"{time.perf_counter() - t0:.1f}s | answer: {str(answer)[:80]!r}", flush=True)
-    return _summary(calls, calls - bad, wins, len(tasks), time.perf_counter() - start)
+    rows = []
+    with serve_pages(PAGES) as url:
+        tasks = load_agent_tasks(args.tasks, url=url, limit=args.limit)
+        tools = load_eval_tools(args.tools, local_pages=True)
+        for i, t in enumerate(tasks, 1):
+            t0 = time.perf_counter()
+            agent = ToolCallingAgent(tools=smol_tools(tools, invalid), model=model, max_steps=args.max_steps,
+                                     verbosity_level=0)
+            before = invalid[0]
+            try:
+                answer = agent.run(t["task"])
+            except Exception as e:  # smolagents raises on some model failures
+                answer = None
+                print(f"    smolagents raised {type(e).__name__}: {str(e)[:120]}")
+            n_calls = n_bad = 0
+            called = set()
+            for step in agent.memory.steps:
+                names = [c.name for c in (getattr(step, "tool_calls", None) or [])]
+                err = getattr(step, "error", None)
+                if isinstance(err, (AgentParsingError, AgentToolCallError)):
+                    n_calls, n_bad = n_calls + 1, n_bad + 1
+                elif any(n != "final_answer" for n in names):
+                    n_calls += 1
+                    called |= {n for n in names if n != "final_answer"}
+            n_bad = min(n_calls, n_bad + invalid[0] - before)
+            expected = set(t["expected_tools"])
+            row = {"id": t["id"], "category": t["category"], "solved": solved(answer, t["expected_answer"]),
+                   "tool_calls": n_calls, "valid_calls": n_calls - n_bad, "steps": len(agent.memory.steps),
+                   "tool_choice_ok": expected <= called if expected else not called,
+                   "seconds": time.perf_counter() - t0}
+            rows.append(row)
+            print(f"  [smolagents {i}/{len(tasks)}] {t['id']}: {'OK ' if row['solved'] else 'BAD'} "
+                  f"{row['valid_calls']}/{n_calls} valid calls, {row['seconds']:.1f}s | answer: {str(answer)[:80]!r}",
+                  flush=True)
+    return agent_metrics(rows)
 
 
 # ---- main -----------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--tasks", type=Path, default=ROOT / "tests/data/agent_tasks.jsonl")
+    p.add_argument("--tasks", type=Path, default=DEFAULT_TASKS)
+    p.add_argument("--tools", default=None, help="a .py file of tools, or built-in names (default: calculator,python,http_get,now)")
     p.add_argument("--limit", type=int, default=None, help="run a category-balanced subset of N tasks")
-    p.add_argument("--modes", default="ours,unconstrained,smolagents")
+    p.add_argument("--compare", action="store_true", help="add the no-adapter, prompt-only and smolagents rows")
     p.add_argument("--max-steps", type=int, default=4)
     p.add_argument("--max-tokens", type=int, default=96)
-    p.add_argument("--dtype", default=None, help="model dtype for load_llm (default: its choice, bf16 on CPUs with native bf16)")
+    p.add_argument("--dtype", default=None, help="model dtype for load_llm (default: its choice)")
+    p.add_argument("--out", default=None, help="folder for the JSON reports (one per row, with every trace)")
     args = p.parse_args(argv)
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
 
-    from augment.llm.defaults import cached_gguf_conversion, default_gguf_path
-    from augment.llm.loader import load_llm
-
-    url, server = serve_pages()
-    tasks = load_tasks(args.tasks, args.limit, url)
-    cats = sorted({t["category"] for t in tasks})
-    print(f"{len(tasks)} tasks ({', '.join(cats)}), max_steps={args.max_steps}, max_tokens={args.max_tokens}", flush=True)
-    llm = load_llm(dtype=args.dtype) if args.dtype else load_llm()
-    print(f"model: {llm.model_name} ({str(llm.model.dtype).replace('torch.', '')})", flush=True)
-    tools = make_tools()
-    results: dict[str, Any] = {}
-    reasons: dict[str, str] = {}
-    if "ours" in modes:
-        results["ours"] = run_augment_mode(llm, tasks, tools, args, "ours")
-        print(f"== ours: {json.dumps(results['ours'])}", flush=True)
-    if "unconstrained" in modes:
-        results["unconstrained"] = run_augment_mode(PromptOnlyLLM(llm), tasks, tools, args, "unconstrained")
-        print(f"== unconstrained: {json.dumps(results['unconstrained'])}", flush=True)
-    if "smolagents" in modes:
+    n_tasks = len(load_agent_tasks(args.tasks, limit=args.limit))
+    llm = load_default(args.dtype)
+    print(f"{n_tasks} tasks from {args.tasks}, max_steps={args.max_steps}, max_tokens={args.max_tokens}", flush=True)
+    print(f"model: {llm.model_name} ({dtype_of(llm)}), adapter: {adapter_of(llm)}; CPU: {cpu_model()}", flush=True)
+    rows: dict[str, Any] = {"default": run_row(llm, "default", args)}
+    if args.compare:
+        plain, note = load_without_adapter(llm, args.dtype)
+        rows["no_adapter"] = run_row(plain, "no_adapter", args) if plain is not None else {"note": note}
+        rows["prompt_only"] = run_row(PromptOnlyLLM(llm), "prompt_only", args)
         try:
-            results["smolagents"] = run_smolagents(cached_gguf_conversion(default_gguf_path()), str(llm.model.dtype).replace("torch.", ""),
-                                                   tasks, tools, args)
-            print(f"== smolagents: {json.dumps(results['smolagents'])}", flush=True)
-        except Exception as e:
-            reasons["smolagents"] = f"{type(e).__name__}: {e}"
-            traceback.print_exc()
-    server.shutdown()
+            from augment.llm.defaults import cached_gguf_conversion, default_gguf_path
 
-    print(f"\n{'mode':<15}{'valid calls':>14}{'rate':>8}{'success':>10}{'s/task':>9}")
-    for mode in ("ours", "unconstrained", "smolagents"):
-        r = results.get(mode)
-        if r is None:
-            print(f"{mode:<15}{'n/a: ' + reasons.get(mode, 'not run (--modes)'):>41}")
+            rows["smolagents"] = run_smolagents(cached_gguf_conversion(default_gguf_path()), dtype_of(llm), args)
+            print(f"== smolagents: {json.dumps(rows['smolagents'])}", flush=True)
+        except Exception as e:
+            rows["smolagents"] = {"note": f"failed: {type(e).__name__}: {e}"}
+            traceback.print_exc()
+
+    print(f"\n{'row':<13}{'valid calls':>14}{'rate':>8}{'success':>10}{'steps':>7}{'s/task':>9}")
+    for name, r in rows.items():
+        if "note" in r:
+            print(f"{name:<13}  {r['note']}")
             continue
-        print(f"{mode:<15}{r['valid_calls']:>8}/{r['tool_calls']:<5}{_pct(r['valid_call_rate']):>8}"
-              f"{_pct(r['task_success']):>10}{r['s_per_task']:>9}")
-    ours, un = results.get("ours", {}), results.get("unconstrained", {})
-    if ours.get("s_per_task") and un.get("s_per_task"):
-        print(f"ours vs unconstrained: valid-call rate {_pct(ours['valid_call_rate'])} vs {_pct(un['valid_call_rate'])}, "
-              f"time per task x{ours['s_per_task'] / un['s_per_task']:.2f}")
-    smol = results.get("smolagents", {})
-    final = {
-        "valid_call_rate": ours.get("valid_call_rate"), "task_success": ours.get("task_success"),
-        "s_per_task": ours.get("s_per_task"),
-        "unconstrained_valid_call_rate": un.get("valid_call_rate"), "unconstrained_task_success": un.get("task_success"),
-        "smolagents_valid_call_rate": smol.get("valid_call_rate"), "smolagents_task_success": smol.get("task_success"),
-        "tasks": len(tasks),
-    }
+        print(f"{name:<13}{r['valid_calls']:>8}/{r['tool_calls']:<5}{pct(r['valid_call_rate']):>8}"
+              f"{pct(r['task_success']):>10}{r['steps_per_task']:>7}{r['s_per_task']:>9}")
+        print(f"{'':<13}per category: " + ", ".join(f"{c} {pct(v)}" for c, v in r["success_by_category"].items()))
+    default = rows.pop("default")
+    final = {**default, "model": llm.model_name, "dtype": dtype_of(llm), "adapter": adapter_of(llm), "cpu": cpu_model(),
+             "task_file": str(args.tasks), **rows}
     print(json.dumps(final))
     return final
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.0f}%"
 
 
 if __name__ == "__main__":

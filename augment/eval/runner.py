@@ -63,7 +63,7 @@ class EvalReport:
 
     def __str__(self) -> str:
         rows = [f"{self.program}: {self.n} items in {self.seconds:.1f}s ({self.errors} errors)"]
-        rows += [f"  {k:<18} {v:.4f}" for k, v in self.metrics.items()]
+        rows += [f"  {k:<22} {v:.4f}" if isinstance(v, float) else f"  {k:<22} {v}" for k, v in self.metrics.items()]
         return "\n".join(rows)
 
 

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator
 from augment.errors import ToolError
 from augment.tools.base import FunctionTool, Tool
 
-__all__ = ["ToolRegistry", "ToolPluginWarning", "ENTRY_POINT_GROUP", "load_tools_dir", "load_entry_points"]
+__all__ = ["ToolRegistry", "ToolPluginWarning", "ENTRY_POINT_GROUP", "load_tools_dir", "load_tools_file", "load_entry_points"]
 
 ENTRY_POINT_GROUP = "augment.tools"
 
@@ -54,34 +54,41 @@ def load_tools_dir(tools_dir: str | Path, strict: bool = False) -> list[Tool]:
     folder = Path(tools_dir).expanduser()
     if not folder.is_dir():
         raise ToolError(f"tools folder '{folder}' does not exist or is not a folder; pass a folder of .py files")
+    return [t for path in sorted(folder.glob("*.py")) if not path.name.startswith("_")
+            for t in load_tools_file(path, strict)]
+
+
+def load_tools_file(path: str | Path, strict: bool = True) -> list[Tool]:
+    """Import one ``.py`` file and return its module-level tools (``@tool`` functions, ``Tool`` instances).
+
+    A file that fails to import raises :class:`ToolError` naming the file and line (``strict=False``: a warning).
+    """
+    path = Path(path).expanduser()
+    if not path.is_file() or path.suffix != ".py":
+        raise ToolError(f"tools file '{path}' does not exist or is not a .py file; pass a Python file defining @tool functions")
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    module_name = f"augment_tool_plugins.{path.stem}_{digest}"
+    try:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError("not an importable Python file")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    except Exception as e:
+        sys.modules.pop(module_name, None)
+        lines = [f.lineno for f in traceback.extract_tb(e.__traceback__) if f.filename == str(path)]
+        line = getattr(e, "lineno", None) if isinstance(e, SyntaxError) else (lines[-1] if lines else None)
+        at = f" (at line {line})" if line else ""
+        _report(f"tool plugin file '{path}' failed to load{at}: {type(e).__name__}: {e}; fix or remove the file",
+                strict, e)
+        return []
     found: list[Tool] = []
-    for path in sorted(folder.glob("*.py")):
-        if path.name.startswith("_"):
-            continue
-        digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
-        module_name = f"augment_tool_plugins.{path.stem}_{digest}"
-        try:
-            spec = importlib.util.spec_from_file_location(module_name, path)
-            if spec is None or spec.loader is None:
-                raise ImportError("not an importable Python file")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[module_name] = module
-            spec.loader.exec_module(module)
-        except Exception as e:
-            sys.modules.pop(module_name, None)
-            lines = [f.lineno for f in traceback.extract_tb(e.__traceback__) if f.filename == str(path)]
-            line = getattr(e, "lineno", None) if isinstance(e, SyntaxError) else (lines[-1] if lines else None)
-            at = f" (at line {line})" if line else ""
-            _report(
-                f"tool plugin file '{path}' failed to load{at}: {type(e).__name__}: {e}; fix or remove the file",
-                strict, e,
-            )
-            continue
-        seen: set[int] = set()
-        for value in vars(module).values():
-            if isinstance(value, Tool) and id(value) not in seen:
-                seen.add(id(value))
-                found.append(value)
+    seen: set[int] = set()
+    for value in vars(module).values():
+        if isinstance(value, Tool) and id(value) not in seen:
+            seen.add(id(value))
+            found.append(value)
     return found
 
 

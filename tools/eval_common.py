@@ -1,0 +1,72 @@
+"""Shared by tools/eval_agent.py and tools/eval_rag.py: the machine, the model rows and the adapter switch."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import platform
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+def cpu_model() -> str:
+    """The CPU model name (from /proc/cpuinfo on Linux) and the number of cores this process may use."""
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            name = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), name)
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{name} ({cores} cores)"
+
+
+def dtype_of(llm: Any) -> str:
+    model = getattr(llm, "model", None)
+    return str(getattr(model, "dtype", "n/a")).replace("torch.", "")
+
+
+def adapter_of(llm: Any) -> str | None:
+    """The adapter the model runs with (None: the base model)."""
+    active = getattr(llm, "active_adapter", None)
+    if active:
+        return str(active)
+    names = getattr(llm, "adapters", None)
+    return ", ".join(map(str, names)) if names else None
+
+
+def load_default(dtype: str | None = None) -> Any:
+    from augment.llm.loader import load_llm
+
+    return load_llm(dtype=dtype) if dtype else load_llm()
+
+
+def load_without_adapter(default: Any, dtype: str | None = None) -> tuple[Any | None, str]:
+    """``(load_llm(adapter=None), note)``; ``(None, why)`` when that would be the same model as ``default``.
+
+    Until the default model ships an adapter, ``load_llm()`` has none and ``adapter=None`` is its
+    plain default, so the "without adapter" row would repeat the default row: it is skipped and
+    the note says so.
+    """
+    from augment.llm.loader import load_llm
+
+    param = inspect.signature(load_llm).parameters.get("adapter")
+    takes_off_switch = param is not None and param.default is not None
+    if adapter_of(default) is None and not takes_off_switch:
+        return None, ("skipped: load_llm() loads no adapter yet (its adapter= defaults to None), "
+                      "so load_llm(adapter=None) is the default row")
+    kwargs: dict[str, Any] = {"adapter": None}
+    if dtype:
+        kwargs["dtype"] = dtype
+    plain = load_llm(**kwargs)
+    if adapter_of(plain) is not None:
+        return None, f"skipped: load_llm(adapter=None) still runs adapter {adapter_of(plain)!r}"
+    return plain, f"load_llm(adapter=None) (default runs {adapter_of(default)!r})"
+
+
+def pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.0f}%"
