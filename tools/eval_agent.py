@@ -197,6 +197,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--tools", default=None, help="a .py file of tools, or built-in names (default: calculator,python,http_get,now)")
     p.add_argument("--limit", type=int, default=None, help="run a category-balanced subset of N tasks")
     p.add_argument("--compare", action="store_true", help="add the no-adapter, prompt-only and smolagents rows")
+    p.add_argument("--rows", default=None, help="with --compare, only these comparison rows (e.g. no_adapter,smolagents)")
     p.add_argument("--max-steps", type=int, default=4)
     p.add_argument("--max-tokens", type=int, default=96)
     p.add_argument("--dtype", default=None, help="model dtype for load_llm (default: its choice)")
@@ -208,10 +209,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"{n_tasks} tasks from {args.tasks}, max_steps={args.max_steps}, max_tokens={args.max_tokens}", flush=True)
     print(f"model: {llm.model_name} ({dtype_of(llm)}), adapter: {adapter_of(llm)}; CPU: {cpu_model()}", flush=True)
     rows: dict[str, Any] = {"default": run_row(llm, "default", args)}
-    if args.compare:
+    wanted = set((args.rows or "no_adapter,prompt_only,smolagents").split(","))
+    if args.compare and "no_adapter" in wanted:
         plain, note = load_without_adapter(llm, args.dtype)
         rows["no_adapter"] = run_row(plain, "no_adapter", args) if plain is not None else {"note": note}
+    if args.compare and "prompt_only" in wanted:
         rows["prompt_only"] = run_row(PromptOnlyLLM(llm), "prompt_only", args)
+    if args.compare and "smolagents" in wanted:
         try:
             from augment.llm.defaults import cached_gguf_conversion, default_gguf_path
 

@@ -431,12 +431,23 @@ CHAIN = [
     ("Compute {a} - {b}, then multiply that by {s}.", ["{a} - {b}", "{r0} * {s}"]),
     ("Find the square root of {sq} and then multiply it by {s}.", ["sqrt({sq})", "{r0} * {s}"]),
 ]
+CHAIN_MORE = [  # used by --more-chains (the second training stage); kept apart so stage 1 regenerates byte for byte
+    ("Calculate {a} * {s}. After that, add {b} to it.", ["{a} * {s}", "{r0} + {b}"]),
+    ("Start with {a} divided by {s}, then take away {b}.", ["{a} / {s}", "{r0} - {b}"]),
+    ("Work out {b} squared, and then subtract {s} from that.", ["{b} ** 2", "{r0} - {s}"]),
+    ("Add {a} and {b}. Then multiply the total by {s}.", ["{a} + {b}", "{r0} * {s}"]),
+    ("First find {s} cubed, then divide the result by {f}.", ["{s} ** 3", "{r0} / {f}"]),
+    ("Compute {a} minus {s}, and after that double it.", ["{a} - {s}", "{r0} * 2"]),
+]
+
+
+MORE_CHAINS = False
 
 
 def ep_chain(rng: random.Random) -> Episode:
     kind = rng.randrange(4)
     if kind == 0:
-        q, exprs = rng.choice(CHAIN)
+        q, exprs = rng.choice(CHAIN + CHAIN_MORE if MORE_CHAINS else CHAIN)
         v = numbers(rng)
         e0 = exprs[0].format(**v)
         r0 = calc(e0)
@@ -552,10 +563,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--exclude", type=Path, action="append", default=[], help="another task file to keep out")
+    ap.add_argument("--more-chains", action="store_true", help="more two-step templates (the second training stage)")
+    ap.add_argument("--focus", default=None, help="weights per kind, e.g. chain=4,no_tool=2 (others keep theirs)")
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     held = held_out_tasks(EVAL_SETS + [p for p in args.exclude])
-    fns, weights = zip(*KINDS)
+    global MORE_CHAINS
+    MORE_CHAINS = args.more_chains
+    focus = dict(kv.split("=") for kv in args.focus.split(",")) if args.focus else {}
+    fns, weights = zip(*[(fn, float(focus.get(fn.__name__.removeprefix("ep_"), w))) for fn, w in KINDS])
     rows, seen, skipped = [], set(), 0
     while len(seen) < args.episodes:
         ep = rng.choices(fns, weights)[0](rng)

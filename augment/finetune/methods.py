@@ -165,6 +165,17 @@ def _apply_peft(model: Any, method: str, task: str, options: dict, notes: list[s
     except ImportError as e:  # pragma: no cover - peft is a core dependency
         raise MissingDependencyError("peft", purpose=f"method={method!r}") from e
     task_type = PEFT_TASK[task]
+    if method == "lora" and options.get("init_adapter"):
+        # continue training an existing adapter (e.g. augment's default one, on your own tools)
+        path = str(options["init_adapter"])
+        try:
+            model = peft.PeftModel.from_pretrained(model, path, is_trainable=True)
+        except (OSError, ValueError, RuntimeError, KeyError) as e:
+            raise ConfigError(f"init_adapter={path!r} cannot be loaded on this model: {str(e).splitlines()[0][:200]}; "
+                              "pass a PEFT LoRA folder trained for this base model") from e
+        cfg = model.peft_config["default"]
+        notes.append(f"LoRA continued from {path} (r={cfg.r} alpha={cfg.lora_alpha})")
+        return model
     if method == "lora":
         targets = options.get("target_modules") or LORA_TARGETS.get(_model_type(model)) or "all-linear"
         if targets == "all-linear":

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import warnings
 import json
 import os
 from pathlib import Path
@@ -76,6 +77,8 @@ class AdapterMixin:
 
     model: Any
     _active_adapter: str | None = None
+    #: the adapter whose weights are currently folded into the base weights (see :meth:`_fuse`)
+    _fused: str | None = None
 
     @property
     def adapters(self) -> list[str]:
@@ -127,8 +130,32 @@ class AdapterMixin:
     def _switch(self, name: str | None) -> None:
         if name is not None:
             self._check_name(name)
+            self._fuse(None)
             self.model.set_adapter(name)
         self._active_adapter = name
+        self._fuse(name)
+
+    def _fuse(self, name: str | None) -> None:
+        """Fold adapter ``name`` into the base weights (``None``: unfold), reversibly.
+
+        A LoRA layer that is not folded costs two extra small matmuls per
+        linear layer per token: on a 135M model on CPU, with 210 adapted layers,
+        that slowed decoding about 2x (measured: 16 s per agent task instead of
+        ~7). Folded, the active adapter runs at the base model's speed; a request
+        for another adapter (or none) unfolds it first, and the next request
+        with the active one folds it again (a few ms for a rank-8 adapter).
+        """
+        if name == self._fused:
+            return
+        if self._fused is not None:
+            with warnings.catch_warnings():  # PEFT warns for layers a later-loaded adapter left unmerged
+                warnings.simplefilter("ignore", UserWarning)
+                self.model.unmerge_adapter()
+            self._fused = None
+        if name is not None:
+            self.model.set_adapter(name)
+            self.model.merge_adapter(adapter_names=[name])
+            self._fused = name
 
     def _check_name(self, name: str) -> None:
         if name not in self.adapters:
@@ -146,6 +173,7 @@ class AdapterMixin:
             if name is None:
                 raise AdapterError("nothing to merge: no adapter is active; pass merge(name) or load one first")
             self._check_name(name)
+            self._fuse(None)
             self.model = self.model.merge_and_unload(adapter_names=[name])
             self.model.eval()
             self._active_adapter = None
@@ -160,14 +188,21 @@ class AdapterMixin:
         if not self.adapters:
             yield
             return
-        if name is None:
-            with self.model.disable_adapter():
-                yield
-            return
-        previous = self.model.active_adapter
-        self.model.set_adapter(name)
-        try:
+        if name is not None and name == self._fused:  # the usual case: the active adapter, folded in
             yield
+            return
+        self._fuse(None)
+        try:
+            if name is None:
+                with self.model.disable_adapter():
+                    yield
+                return
+            previous = self.model.active_adapter
+            self.model.set_adapter(name)
+            try:
+                yield
+            finally:
+                if previous in self.adapters:
+                    self.model.set_adapter(previous)
         finally:
-            if previous in self.adapters:
-                self.model.set_adapter(previous)
+            self._fuse(self._active_adapter)

@@ -70,3 +70,17 @@ def test_adapter_errors_leave_the_model_untouched(tiny_llama_dir, adapters, tmp_
         llm.set_adapter("zzz")
     with pytest.raises(AdapterError, match="no adapter named 'zzz'"):
         llm.complete(PROMPT, adapter="zzz", max_tokens=1)
+
+
+def test_active_adapter_is_folded_in_and_unfolded_for_other_requests(tiny_llama_dir, adapters):
+    """The active adapter runs folded into the weights (base speed); other requests unfold it and get the same text."""
+    llm = load_llm(str(tiny_llama_dir), dtype="float32", adapter={"a": adapters["a"]})
+    assert llm._fused == "a"
+    folded = ids(llm)
+    llm._fuse(None)
+    assert ids(llm) == folded and llm._fused == "a"  # unfolded (LoRA layers at work): same text; folded again
+    llm.set_adapter(None)
+    assert llm._fused is None
+    base = ids(llm)
+    llm.set_adapter("a")
+    assert llm._fused == "a" and ids(llm) == folded and folded != base
