@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "finetune": ("augment.cli.finetune_cmd:finetune", "Fine-tune a model (full, LoRA, prompt tuning, BitFit, adapters)."),
     "eval": ("augment.cli.eval_cmd:eval_cmd", "Evaluate a model (optionally with an adapter) on a dataset."),
     "serve": ("augment.cli.serve:serve", "Serve a model over an OpenAI-compatible HTTP API."),
+    "mcp": ("augment.cli.mcp_cmd:mcp", "Serve augment's tools, a collection's search and the agent over MCP."),
 }
 
 
