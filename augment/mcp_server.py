@@ -79,16 +79,18 @@ def agent_tool(agent: Any, name: str = "agent") -> Tool:
 
 
 def server_tools(tools: Iterable[Tool] | ToolRegistry | None = None, rag: Any = None, agent: Any = None,
-                 answer: bool = True, search_k: int = 4) -> ToolRegistry:
-    """The registry an augment MCP server serves: ``tools``, then ``search``/``answer`` for ``rag``, ``agent``."""
+                 answer: bool = True, search_k: int = 4, retriever: Any = None) -> ToolRegistry:
+    """The registry an augment MCP server serves: ``tools``, ``search`` (``retriever`` or ``rag``'s),
+    ``answer`` (``rag``, unless ``answer=False``), ``agent``."""
     from augment.tools.retrieve import Retrieve
 
     registry = ToolRegistry(tools.tools if isinstance(tools, ToolRegistry) else (tools or []))
-    if rag is not None:
-        registry.add(Retrieve(rag.retriever, k=search_k, name="search",
+    retriever = retriever if retriever is not None else getattr(rag, "retriever", None)
+    if retriever is not None:
+        registry.add(Retrieve(retriever, k=search_k, name="search",
                               description="Search the document collection; returns numbered passages with their sources."))
-        if answer:
-            registry.add(answer_tool(rag))
+    if rag is not None and answer:
+        registry.add(answer_tool(rag))
     if agent is not None:
         registry.add(agent_tool(agent))
     if not len(registry):
@@ -97,8 +99,9 @@ def server_tools(tools: Iterable[Tool] | ToolRegistry | None = None, rag: Any = 
 
 
 def mcp_server(tools: Iterable[Tool] | ToolRegistry | None = None, *, rag: Any = None, agent: Any = None,
-               answer: bool = True, name: str = "augment", instructions: str | None = None) -> Any:
-    """An MCP server (``mcp.server.lowlevel.Server``) serving augment tools, RAG search/answer and an agent."""
+               answer: bool = True, retriever: Any = None, name: str = "augment", instructions: str | None = None) -> Any:
+    """An MCP server (``mcp.server.lowlevel.Server``) serving augment tools, search over ``retriever`` (or
+    ``rag``'s), RAG answers and an agent."""
     try:
         import anyio
         import mcp.types as types
@@ -107,7 +110,7 @@ def mcp_server(tools: Iterable[Tool] | ToolRegistry | None = None, *, rag: Any =
         from augment.errors import MissingDependencyError
 
         raise MissingDependencyError("mcp", "pip install 'augment[mcp]'", "serving MCP") from e
-    registry = server_tools(tools, rag, agent, answer)
+    registry = server_tools(tools, rag, agent, answer, retriever=retriever)
 
     def error(text: str) -> Any:
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)

@@ -42,21 +42,23 @@ def mcp(tool_names: str, tools_dir: str | None, collection: str | None, db: str 
 
     try:
         tools = ToolRegistry.load(tool_names, tools_dir=tools_dir) if tool_names.strip() else ToolRegistry()
-        llm = rag = agent = None
+        llm = rag = agent = retriever = None
         if (collection and answer) or with_agent:
             from augment.cli.chat import load_llm
 
             click.echo(f"Loading {model or 'the embedded default model'}...", err=True)
             llm = load_llm(model)
-        if collection:
+        if collection and answer:
             from augment.cli.rag_chat import open_rag
 
             rag = open_rag(llm, collection, db, chroma_url, max_tokens=max_tokens)
+        elif collection:
+            retriever = _search_only(collection, db, chroma_url)
         if with_agent:
             from augment.agent import Agent
 
             agent = Agent(llm, tools, options={"max_tokens": max_tokens})
-        server = mcp_server(tools, rag=rag, agent=agent, answer=answer, name=name)
+        server = mcp_server(tools, rag=rag, agent=agent, answer=answer, retriever=retriever, name=name)
     except AugmentError as e:
         raise click.ClickException(str(e)) from None
     names = ", ".join(server.augment_tools.names)
@@ -66,3 +68,16 @@ def mcp(tool_names: str, tools_dir: str | None, collection: str | None, db: str 
     else:
         click.echo(f"augment MCP server at http://{host}:{port}{path}; tools: {names}", err=True)
         serve_http(server, host=host, port=port, path=path)
+
+
+def _search_only(collection: str, db: str | None, chroma_url: str | None) -> object:
+    """The default hybrid retriever over an existing collection (no model needed)."""
+    from augment.errors import StoreError
+    from augment.retrieval.retriever import hybrid_retriever
+    from augment.retrieval.store import ChromaStore
+
+    store = ChromaStore(collection, path=db, url=chroma_url, create=False)
+    if store.count() == 0:
+        raise StoreError(f"Collection {collection!r} in {store.location} is empty. "
+                         f"Add documents with: augment ingest PATH --collection {collection}")
+    return hybrid_retriever(store)

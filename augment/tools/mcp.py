@@ -47,7 +47,7 @@ from typing import Any, Iterable, Sequence
 from augment.errors import ConfigError, MissingDependencyError, ServerUnreachableError, ToolError, ToolTimeoutError
 from augment.tools.base import DEFAULT_TIMEOUT, Tool, to_observation
 
-__all__ = ["MCPClient", "MCPTool", "MCPWarning", "MCPServers", "mcp_tools", "schema_problem"]
+__all__ = ["MCPClient", "MCPTool", "MCPWarning", "MCPServers", "mcp_tools", "add_mcp_servers", "schema_problem"]
 
 _NAME_BAD = re.compile(r"[^A-Za-z0-9_-]")
 #: how long to wait for a server to start and list its tools
@@ -285,15 +285,21 @@ class MCPClient:
             self._client = None
             self._ready.set()
 
-    def close(self) -> None:
-        """Close the connection (a stdio server process is stopped)."""
-        self._closed = True
-        loop, thread = self._loop, self._thread
+    def _shut_down(self) -> None:
+        """Leave the connection (the server is gone or we are closing); calls fail at once from now on."""
+        self._client = None
+        loop = self._loop
         if loop is not None and self._stop is not None and not loop.is_closed():
             try:
                 loop.call_soon_threadsafe(self._stop.set)
             except RuntimeError:  # the loop already stopped
                 pass
+
+    def close(self) -> None:
+        """Close the connection (a stdio server process is stopped)."""
+        self._closed = True
+        self._shut_down()
+        thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(10)
         if self._stderr is not None:
@@ -375,6 +381,7 @@ class MCPClient:
                 raise ToolTimeoutError(f"Tool {shown} did not answer within {timeout:g} s; "
                                        "try simpler arguments, or raise the MCP timeout") from None
             if code == -32000 or not self.alive:  # CONNECTION_CLOSED: the server exited
+                self._shut_down()
                 raise ToolError(f"Tool {shown} failed: the server closed the connection during the call"
                                 f"{self._exit_reason()}; the tool is unavailable until the server is restarted") from None
             raise ToolError(f"Tool {shown} failed: {_describe(e)}") from None
@@ -466,3 +473,19 @@ def mcp_tools(*servers: str | Sequence[str], timeout: float = DEFAULT_TIMEOUT, s
     except BaseException:
         group.close()
         raise
+
+
+def add_mcp_servers(registry: Any, servers: Sequence[str], timeout: float = DEFAULT_TIMEOUT) -> MCPServers | None:
+    """Add the tools of ``servers`` to a :class:`~augment.tools.ToolRegistry` (what ``--mcp`` does).
+
+    The connections close when the process exits (or call ``.close()`` on the result).
+    """
+    if not servers:
+        return None
+    import atexit
+
+    tools, group = mcp_tools(*servers, timeout=timeout)
+    atexit.register(group.close)
+    for t in tools:
+        registry.add(t, origin=f"MCP server {t.client.name} ({t.client.target})")
+    return group

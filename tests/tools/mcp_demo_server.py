@@ -1,8 +1,8 @@
 """A real MCP server written with the official SDK, started by the tests.
 
-    python demo_server.py                 # stdio
-    python demo_server.py http PORT       # streamable HTTP on 127.0.0.1:PORT/mcp
-    python demo_server.py stdio --name other   # a second server whose tools collide with the first
+    python mcp_demo_server.py                 # stdio
+    python mcp_demo_server.py http PORT       # streamable HTTP on 127.0.0.1:PORT/mcp
+    python mcp_demo_server.py stdio --name other   # a second server whose tools collide with the first
 
 Tools: add, weather (a fixed table), fail (returns an MCP tool error), crash
 (kills the server mid-call), hang (never answers), and ``odd`` whose input schema
