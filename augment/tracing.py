@@ -303,10 +303,15 @@ class JsonLinesExporter:
     def __init__(self, path: str | os.PathLike[str]):
         from opentelemetry.sdk.trace.export import SpanExporter  # noqa: F401  (checks the SDK is there)
 
+        from augment.errors import ConfigError
+
         self.path = os.fspath(path)
-        parent = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(parent, exist_ok=True)
-        self._file = open(self.path, "a", encoding="utf-8")
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            self._file = open(self.path, "a", encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"cannot write the trace file {self.path} ({e.strerror}); "
+                              "pass a file path in a writable folder") from e
 
     def export(self, spans: Any) -> Any:
         from opentelemetry.sdk.trace.export import SpanExportResult
