@@ -51,7 +51,7 @@ __all__ = ["MCPClient", "MCPTool", "MCPWarning", "MCPServers", "mcp_tools", "add
 
 _NAME_BAD = re.compile(r"[^A-Za-z0-9_-]")
 #: how long to wait for a server to start and list its tools
-CONNECT_TIMEOUT = 30.0
+CONNECT_TIMEOUT = 60.0
 
 
 class MCPWarning(UserWarning):
@@ -225,13 +225,13 @@ class MCPClient:
         self._thread = threading.Thread(target=self._run_loop, name=f"augment-mcp-{self.name}", daemon=True)
         self._thread.start()
         if not self._ready.wait(self.connect_timeout) or self._client is None:
-            error = self._error
+            error, stderr = self._error, self._stderr_tail()
             self.close()
             where = f"MCP server '{self.target}'"
             if error is None:
-                raise ServerUnreachableError(f"{where} did not answer within {self.connect_timeout:g} s; "
+                raise ServerUnreachableError(f"{where} did not answer within {self.connect_timeout:g} s{stderr}; "
                                              "check that it is an MCP server, or raise connect_timeout")
-            raise ServerUnreachableError(f"{where} could not be reached: {_describe(error)}{self._stderr_tail()}; "
+            raise ServerUnreachableError(f"{where} could not be reached: {_describe(error)}{stderr}; "
                                          "check the command line or URL and that the server runs") from error
         return self
 
