@@ -174,7 +174,8 @@ class MCPClient:
     """A connection to one MCP server: ``server`` is a URL (streamable HTTP) or a command line (stdio).
 
     ``name`` (default: the server's own name, else the command or host) prefixes
-    colliding tool names; ``timeout`` bounds each call in seconds; ``env`` adds
+    colliding tool names; ``timeout`` bounds each call in seconds; ``connect_timeout``
+    (default :data:`CONNECT_TIMEOUT`) bounds starting the server and listing its tools; ``env`` adds
     environment variables for a stdio server (which inherits this process's
     environment); ``headers`` are sent with every HTTP request.
     Use it as a context manager, or call :meth:`close` (the stdio server process is stopped).
@@ -184,7 +185,7 @@ class MCPClient:
     """
 
     def __init__(self, server: str | Sequence[str], *, name: str | None = None, timeout: float = DEFAULT_TIMEOUT,
-                 connect_timeout: float = CONNECT_TIMEOUT, env: dict[str, str] | None = None, cwd: str | None = None,
+                 connect_timeout: float | None = None, env: dict[str, str] | None = None, cwd: str | None = None,
                  headers: dict[str, str] | None = None):
         if isinstance(server, str):
             server = server.strip()
@@ -199,7 +200,8 @@ class MCPClient:
         if not (isinstance(timeout, (int, float)) and timeout > 0):
             raise ConfigError(f"MCP timeout must be a positive number of seconds, got {timeout!r}")
         self.target = self.url or shlex.join(self.command or [])
-        self.timeout, self.connect_timeout = float(timeout), float(connect_timeout)
+        self.timeout = float(timeout)
+        self.connect_timeout = float(CONNECT_TIMEOUT if connect_timeout is None else connect_timeout)
         self.env, self.cwd, self.headers = env, cwd, headers
         self._given_name = name
         self.name = name or (re.sub(r"^https?://", "", self.url).split("/")[0] if self.url
@@ -264,7 +266,8 @@ class MCPClient:
 
         self._stop = asyncio.Event()
         try:
-            async with Client(self._transport(), read_timeout_seconds=self.timeout) as client:
+            # the handshake and listing get connect_timeout (a server may import slowly); calls pass their own
+            async with Client(self._transport(), read_timeout_seconds=self.connect_timeout) as client:
                 specs, cursor = [], None
                 for _ in range(100):  # a paginator that never ends cannot hang us
                     page = await client.list_tools(cursor=cursor)

@@ -22,6 +22,7 @@ def test_readme_mcp_section_runs(tmp_path, monkeypatch, capsys):
     server, client, serving = section("mcp")
     (tmp_path / "my_server.py").write_text(server)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("augment.tools.mcp.CONNECT_TIMEOUT", 240.0)  # a loaded test machine starts Python slowly
     run(client, "mcp")
     out = capsys.readouterr().out.splitlines()
     assert out == ["[MCPTool(name='price', server='shop')]", "2.25", "Milk costs 1.10 euros."]

@@ -17,7 +17,7 @@ HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
 DEMO = str(HERE / "mcp_demo_server.py")
 #: generous: under load a fresh Python process importing the SDK takes seconds
-STARTUP = 90.0
+STARTUP = 240.0
 
 
 def free_port() -> int:
