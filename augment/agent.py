@@ -29,7 +29,9 @@ from typing import Any, Callable, Iterable, Iterator, Union
 from augment.errors import (APIError, ConfigError, ContextLengthError, ServerUnreachableError, ToolError,
                             ToolTimeoutError, ToolValidationError)
 from augment.llm.base import LLM
+from augment.sessions import open_session
 from augment.tools import Tool, ToolRegistry
+from augment.tracing import tool_call_id, trace_agent
 from augment.types import Completion, Message, ToolCall
 
 __all__ = ["Agent", "AgentStep", "AgentResult", "AgentEvent", "DEFAULT_SYSTEM_PROMPT", "final_answer"]
@@ -148,7 +150,7 @@ class Agent:
     """
 
     def __init__(self, llm: LLM, tools: ToolsLike = None, max_steps: int = 8, system_prompt: str | None = None,
-                 memory: bool = False, options: dict[str, Any] | None = None):
+                 memory: bool = False, options: dict[str, Any] | None = None, session: Any = None):
         if not isinstance(llm, LLM):
             raise ConfigError(f"Agent needs an augment LLM (load_llm(), FakeLLM...), got {type(llm).__name__}")
         if not isinstance(max_steps, int) or max_steps < 1:
@@ -162,10 +164,15 @@ class Agent:
         self.options = {"max_tokens": 256, **(options or {})}
         if "tools" in self.options or "tool_choice" in self.options:
             raise ConfigError("pass tools to Agent(llm, tools=...), not in options")
+        self.session = open_session(session, "agent")  # session="name": memory kept in SQLite (augment.sessions)
+        if self.session is not None:
+            self.memory, self.history = True, self.session.messages
 
     def reset(self) -> None:
         """Forget the conversation memory."""
         self.history = []
+        if self.session is not None:
+            self.session.clear()
 
     # ---- running ----------------------------------------------------------
     def run(self, task: str) -> AgentResult:
@@ -179,6 +186,11 @@ class Agent:
 
     def stream(self, task: str) -> Iterator[AgentEvent]:
         """Yield each :class:`AgentStep` as it happens, then the :class:`AgentResult`."""
+        with trace_agent(self, task) as span:  # an OpenTelemetry invoke_agent span around the whole run
+            for event in self._stream(task):
+                yield span.done(event) if isinstance(event, AgentResult) else event
+
+    def _stream(self, task: str) -> Iterator[AgentEvent]:
         if not isinstance(task, str) or not task.strip():
             raise ConfigError("the task is empty; pass the task as a non-empty string")
         start = time.perf_counter()
@@ -236,6 +248,8 @@ class Agent:
         complete = answer is not None
         if complete and self.memory:
             self.history += [Message.user(task), Message.assistant(answer or "")]
+            if self.session is not None:
+                self.session.add(*self.history[-2:])
         yield AgentResult(task, answer, steps, complete, time.perf_counter() - start, error=stopped)
 
     def _start(self, task: str) -> list[Message]:
@@ -266,7 +280,8 @@ class Agent:
         if key in seen:
             return seen[key][0], "repeated"
         try:
-            observation, error = self.tools.get(call.name).call(call.arguments), None
+            with tool_call_id(call.id):  # the tool's span carries the model's call id
+                observation, error = self.tools.get(call.name).call(call.arguments), None
         except ToolValidationError as e:
             observation, error = f"Error: {e}", "invalid_arguments"
         except ToolTimeoutError as e:

@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "finetune": ("augment.cli.finetune_cmd:finetune", "Fine-tune a model (full, LoRA, prompt tuning, BitFit, adapters)."),
     "eval": ("augment.cli.eval_cmd:eval_cmd", "Evaluate a model (optionally with an adapter) on a dataset."),
     "serve": ("augment.cli.serve_cmd:serve", "Serve a model over an OpenAI-compatible HTTP API."),
+    "sessions": ("augment.cli.sessions_cmd:sessions", "List, show or delete saved conversations (--session NAME)."),
+    "mcp": ("augment.cli.mcp_cmd:mcp", "Serve augment's tools, a collection's search and the agent over MCP."),
 }
 
 
@@ -36,12 +38,35 @@ class LazyGroup(click.Group):
             return None
         target, _ = COMMANDS[name]
         module, attr = target.split(":")
-        return getattr(importlib.import_module(module), attr)
+        return _with_trace_option(getattr(importlib.import_module(module), attr))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def _start_tracing(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if not value:
+        return
+    from augment.errors import AugmentError
+    from augment.tracing import configure_tracing
+
+    try:
+        provider = configure_tracing(None if value == "otlp" else value, otlp=value == "otlp")
+    except AugmentError as e:
+        raise click.BadParameter(str(e)) from None
+    ctx.call_on_close(provider.shutdown)
+
+
+def _with_trace_option(command: click.Command) -> click.Command:
+    """Give every command ``--trace FILE`` (OpenTelemetry spans as JSON lines; ``--trace otlp``: OTLP export)."""
+    if not any(p.name == "trace" for p in command.params):
+        command.params.append(click.Option(
+            ["--trace"], metavar="FILE|otlp", expose_value=False, is_eager=True, callback=_start_tracing,
+            help="Write OpenTelemetry spans as JSON lines to FILE ('otlp': export to OTEL_EXPORTER_OTLP_ENDPOINT). "
+                 "Set OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true to record prompts and tool arguments."))
+    return command
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

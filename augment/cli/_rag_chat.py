@@ -92,12 +92,16 @@ def rag_ask(llm: Any, question: str, collection: str, db: str | None = None, chr
 
 def rag_chat(llm: Any, collection: str, db: str | None = None, chroma_url: str | None = None,
              max_tokens: int = 200, k: int = 4, score_threshold: float = 0.3, stream: bool = True,
-             input_stream: TextIO | None = None, out: TextIO | None = None, embedder: Any = None) -> list[Message]:
+             input_stream: TextIO | None = None, out: TextIO | None = None, embedder: Any = None,
+             session: Any = None) -> list[Message]:
     """Interactive RAG chat over ``collection``: history kept, ``/reset`` forgets it, ``exit``/``/exit`` or
-    end of input stops. Returns the history."""
+    end of input stops. Returns the history. ``session``: a name whose saved turns start the history."""
+    from augment.sessions import open_session
+
     rag = open_rag(llm, collection, db, chroma_url, max_tokens, k, score_threshold, embedder)
     inp = input_stream or sys.stdin
-    history: list[Message] = []
+    saved = open_session(session, "rag")
+    history: list[Message] = saved.messages if saved else []
     click.echo(f"Chatting over collection {collection!r}. Type 'exit' to stop.", file=out)
     while True:
         click.echo("you> ", nl=False, file=out)
@@ -112,6 +116,8 @@ def rag_chat(llm: Any, collection: str, db: str | None = None, chroma_url: str |
             break
         if text.lower() == "/reset":
             history = []
+            if saved is not None:
+                saved.clear()
             click.echo("(history cleared)", file=out)
             continue
         history.append(Message.user(text))
@@ -120,5 +126,7 @@ def rag_chat(llm: Any, collection: str, db: str | None = None, chroma_url: str |
         if not stream:
             print_answer(answer, out)
         history.append(Message.assistant(answer.answer))
+        if saved is not None:
+            saved.add(*history[-2:])
         click.echo(file=out)
     return history

@@ -31,17 +31,25 @@ __all__ = ["agent"]
 @click.option("--max-tokens", default=256, show_default=True, type=click.IntRange(min=1), help="Most new tokens a step.")
 @click.option("--system", "system_prompt", default=None, help="System prompt (default: the agent's own).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result (answer and trace) as one JSON object at the end.")
+@click.option("--mcp", "mcp_servers", multiple=True, help="An MCP server whose tools the agent may call: a command "
+              "line ('python server.py') or a URL (http://127.0.0.1:9000/mcp). Repeat for several.")
+@click.option("--session", default=None, help="Keep the conversation in this named session (resumed when it exists).")
 def agent(task: str, tool_names: str, tools_dir: str | None, model: str | None, max_steps: int, max_tokens: int,
-          system_prompt: str | None, as_json: bool) -> None:
+          system_prompt: str | None, as_json: bool, mcp_servers: tuple[str, ...] = (), session: str | None = None) -> None:
     """Run a tool-using agent on TASK, printing each tool call, its observation and the answer."""
     from augment.agent import Agent, AgentResult
     from augment.errors import AugmentError
     from augment.tools import ToolRegistry
 
     try:
-        tools = ToolRegistry.load(tool_names, tools_dir=tools_dir)
+        tools = ToolRegistry.load(tool_names, tools_dir=tools_dir) if tool_names.strip() else ToolRegistry()
+        if mcp_servers:
+            from augment.tools.mcp import add_mcp_servers
+
+            add_mcp_servers(tools, mcp_servers)
         llm = load_llm(model)
-        runner = Agent(llm, tools, max_steps=max_steps, system_prompt=system_prompt, options={"max_tokens": max_tokens})
+        runner = Agent(llm, tools, max_steps=max_steps, system_prompt=system_prompt, options={"max_tokens": max_tokens},
+                       session=session)
         click.echo(f"tools: {', '.join(tools.names) or '(none)'}", err=True)
         result = None
         for event in runner.stream(task):

@@ -61,29 +61,37 @@ def ask(question: str, model: str | None, max_tokens: int, collection: str | Non
 @_model_options
 @click.option("--system", default=None, help="A system message kept at the top of the conversation.")
 @click.option("--stats/--no-stats", default=False, help="Print tokens/s after each answer.")
+@click.option("--session", default=None, help="Keep the conversation in this named session (resumed when it exists).")
 def chat(model: str | None, max_tokens: int, collection: str | None, db: str | None, chroma_url: str | None,
-         system: str | None, stats: bool) -> None:
+         system: str | None, stats: bool, session: str | None = None) -> None:
     """Chat interactively; answers stream as they are generated. /reset forgets, /exit quits."""
     try:
         llm = load_llm(model)
         if collection:
             from augment.cli._rag_chat import rag_chat
 
-            rag_chat(llm, collection=collection, db=db, chroma_url=chroma_url, max_tokens=max_tokens)
+            rag_chat(llm, collection=collection, db=db, chroma_url=chroma_url, max_tokens=max_tokens, session=session)
             return
-        run_chat(llm, system=system, max_tokens=max_tokens, stats=stats)
+        run_chat(llm, system=system, max_tokens=max_tokens, stats=stats, session=session)
     except Exception as e:
         fail(e)
 
 
 def run_chat(llm: Any, *, system: str | None = None, max_tokens: int = 256, stats: bool = False,
-             input_stream: Any = None) -> list[dict[str, str]]:
-    """The REPL loop behind ``augment chat``; returns the final history (role/content dicts)."""
-    from augment.types import Completion
+             input_stream: Any = None, session: Any = None) -> list[dict[str, str]]:
+    """The REPL loop behind ``augment chat``; returns the final history (role/content dicts).
+
+    ``session``: a name (or :class:`~augment.sessions.Session`) whose saved turns start the history
+    and where each new turn is saved."""
+    from augment.sessions import open_session
+    from augment.types import Completion, Message
 
     inp = input_stream or sys.stdin
     base = [{"role": "system", "content": system}] if system else []
-    history = list(base)
+    saved = open_session(session, "chat")
+    history = list(base) + ([m.to_dict() for m in saved.messages] if saved else [])
+    if saved is not None and len(history) > len(base):
+        click.echo(f"(resumed session {saved.id!r}: {len(history) - len(base)} messages)")
     click.echo(f"Chatting with {llm.model_name}. /reset forgets the conversation, /exit quits.")
     while True:
         click.echo("you> ", nl=False)
@@ -98,6 +106,8 @@ def run_chat(llm: Any, *, system: str | None = None, max_tokens: int = 256, stat
             break
         if text in RESET_COMMANDS:
             history = list(base)
+            if saved is not None:
+                saved.clear()
             click.echo("(conversation reset)")
             continue
         history.append({"role": "user", "content": text})
@@ -111,6 +121,8 @@ def run_chat(llm: Any, *, system: str | None = None, max_tokens: int = 256, stat
         click.echo()
         answer = final.text if final is not None else ""
         history.append({"role": "assistant", "content": answer})
+        if saved is not None:
+            saved.add(Message.user(text), Message.assistant(answer))
         if stats and final is not None:
             elapsed = time.perf_counter() - start
             click.echo(f"({final.usage.completion_tokens} tokens, {final.usage.completion_tokens / elapsed:.1f} tokens/s)")

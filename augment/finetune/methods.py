@@ -61,7 +61,7 @@ _BIAS_FLAGS = {"llama": (("attention_bias", ("q_proj", "k_proj", "v_proj", "o_pr
 
 _OPTIONS = {
     "full": set(),
-    "lora": {"r", "alpha", "dropout", "target_modules", "bias"},
+    "lora": {"r", "alpha", "dropout", "target_modules", "bias", "init_adapter"},
     "prompt_tuning": {"num_virtual_tokens", "init_text"},
     "bitfit": {"add_biases"},
     "adapter": {"bottleneck", "activation", "target_modules"},

@@ -20,6 +20,7 @@ from typing import Any, AsyncIterator, Iterator, Sequence, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from augment.errors import ConfigError, InvalidMessagesError
+from augment.tracing import trace_chat
 from augment.types import ROLES, Completion, Message, ToolCall
 
 __all__ = ["LLM", "GenerateOptions", "MessagesLike", "normalize_messages", "normalize_tools", "StreamItem"]
@@ -209,7 +210,9 @@ class LLM(ABC):
     # ---- public API ----------------------------------------------------
     def complete(self, messages: MessagesLike, **options: Any) -> Completion:
         """Complete a conversation (a str is a one-message user conversation)."""
-        return self.generate(normalize_messages(messages), GenerateOptions.build(**options))
+        msgs, opts = normalize_messages(messages), GenerateOptions.build(**options)
+        with trace_chat(self, msgs, opts) as span:  # an OpenTelemetry span (a no-op until tracing is configured)
+            return span.done(self.generate(msgs, opts))
 
     __call__ = complete
 
@@ -225,8 +228,10 @@ class LLM(ABC):
             raise InvalidMessagesError("batch() takes a list of conversations, e.g. ['q1', 'q2']")
         if len(conversations) == 0:
             return []
-        convs = [normalize_messages(c) for c in conversations]
-        return self.generate_batch(convs, GenerateOptions.build(**options))
+        convs, opts = [normalize_messages(c) for c in conversations], GenerateOptions.build(**options)
+        with trace_chat(self, convs[0], opts) as span:  # one span for the batch; usage summed over it
+            span.set("augment.batch.size", len(convs))
+            return span.done(self.generate_batch(convs, opts))
 
     async def acomplete(self, messages: MessagesLike, **options: Any) -> Completion:
         """Async :meth:`complete` (runs in a worker thread unless overridden)."""

@@ -26,6 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from augment.errors import ConfigError, MissingDependencyError, ModelLoadError, ModelNotFoundError
+from augment.tracing import trace_embeddings
 
 __all__ = [
     "BaseEmbedder",
@@ -173,7 +174,8 @@ class BaseEmbedder:
         return out
 
     def _embed_normalized(self, texts: list[str]) -> np.ndarray:
-        vecs = np.asarray(self._embed(texts), dtype=np.float32).reshape(len(texts), -1)
+        with trace_embeddings(self.model_id or type(self).__name__, len(texts)):  # an OpenTelemetry span
+            vecs = np.asarray(self._embed(texts), dtype=np.float32).reshape(len(texts), -1)
         if self.normalize:
             norms = np.linalg.norm(vecs, axis=1, keepdims=True)
             vecs = vecs / np.where(norms == 0, 1.0, norms)

@@ -25,6 +25,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from augment.errors import ConfigError
+from augment.tracing import traced_retrieve
 from augment.types import Document, ScoredDocument
 
 __all__ = [
@@ -78,6 +79,11 @@ class Retriever:
 
     #: the embedder behind this retriever when there is one (used by RAG's support check)
     embedder: Any = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:  # every retrieve() is one OpenTelemetry retrieval span
+        super().__init_subclass__(**kwargs)
+        if "retrieve" in cls.__dict__ and not getattr(cls.__dict__["retrieve"], "__augment_traced__", False):
+            cls.retrieve = traced_retrieve(cls.__dict__["retrieve"])  # type: ignore[method-assign]
 
     def retrieve(self, query: str, k: int = 4) -> list[ScoredDocument]:
         raise NotImplementedError(f"{type(self).__name__} must implement retrieve(query, k)")

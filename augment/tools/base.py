@@ -39,6 +39,7 @@ from pydantic import BaseModel, ValidationError
 
 from augment.errors import ToolError, ToolTimeoutError, ToolValidationError
 from augment.tools.docstrings import parse_docstring
+from augment.tracing import trace_tool
 from augment.tools.schema import clean_schema, format_validation_error, model_from_function, model_json_schema, strict_model
 
 __all__ = ["Tool", "FunctionTool", "tool", "to_observation", "DEFAULT_TIMEOUT"]
@@ -203,7 +204,8 @@ class Tool:
 
     def call(self, arguments: dict[str, Any] | str | None = None) -> str:
         """Validate ``arguments``, run the tool within its timeout and return the result as text."""
-        return to_observation(self._run(self.validate(arguments)))
+        with trace_tool(self, arguments) as span:  # an OpenTelemetry span (a no-op until tracing is configured)
+            return span.done(to_observation(self._run(self.validate(arguments))))
 
     async def acall(self, arguments: dict[str, Any] | str | None = None) -> str:
         """Async :meth:`call` (runs in a worker thread)."""

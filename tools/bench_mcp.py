@@ -1,0 +1,202 @@
+"""Benchmark: what MCP and tracing cost, side by side in one run.
+
+1. the ``calculator`` tool called in-process (``Tool.call``)  vs  the same tool served by ``augment mcp``
+   and called through augment's MCP client, over stdio and over streamable HTTP (127.0.0.1):
+   p50/p95 per call and the overhead (MCP p50 minus in-process p50);
+2. an agent run on the embedded default model (calculator task) with tracing off (the no-op API)
+   vs on (the OpenTelemetry SDK writing every span as a JSON line, what ``--trace FILE`` does),
+   runs interleaved off/on so load drifts hit both; plus the absolute cost of the spans of one run
+   measured on a scripted FakeLLM run (no model noise).
+
+Run: ``OMP_NUM_THREADS=1 nice -n 15 .venv/bin/python tools/bench_mcp.py [--calls 200] [--runs 5]``.
+The last stdout line is one JSON object with ``mcp_stdio_overhead_ms``, ``mcp_http_overhead_ms`` and
+``tracing_overhead`` (a fraction: 0.01 is 1 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {"p50_ms": round(pick(0.5) * 1000, 3), "p95_ms": round(pick(0.95) * 1000, 3)}
+
+
+def time_calls(call, n: int) -> list[float]:
+    for _ in range(5):  # warm up
+        call()
+    out = []
+    for _ in range(n):
+        start = time.perf_counter()
+        call()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_mcp(n: int) -> dict:
+    from augment.tools import builtin
+    from augment.tools.mcp import MCPClient
+
+    args = {"expression": "sqrt(16) * (3 + 4)"}
+    local = builtin("calculator")
+    results = {"in_process": percentiles(time_calls(lambda: local.call(args), n))}
+    serve = [sys.executable, "-m", "augment", "mcp", "--tools", "calculator"]
+    with MCPClient(serve, connect_timeout=120) as client:
+        tool = client.tools()[0]
+        assert tool.call(args) == local.call(args)
+        results["stdio"] = percentiles(time_calls(lambda: tool.call(args), n))
+    port = free_port()
+    proc = subprocess.Popen(serve + ["--transport", "http", "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    raise RuntimeError("augment mcp --transport http did not start")
+                time.sleep(0.2)
+        with MCPClient(f"http://127.0.0.1:{port}/mcp", connect_timeout=120) as client:
+            tool = client.tools()[0]
+            results["http"] = percentiles(time_calls(lambda: tool.call(args), n))
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return results
+
+
+def bench_tracing(runs: int, max_tokens: int) -> dict:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    from augment import Agent, FakeLLM, ToolCall, tracing
+    from augment.llm.loader import load_llm
+    from augment.tools import builtin
+
+    trace_file = Path(tempfile.mkdtemp()) / "trace.jsonl"
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(tracing.JsonLinesExporter(trace_file)))
+    tracers = {"off": trace.NoOpTracer(), "on": provider.get_tracer(tracing.TRACER_NAME)}
+
+    def use(mode: str) -> None:
+        tracing._state["tracer"] = tracers[mode]  # switch per run, so off/on runs can interleave in one process
+
+    # absolute cost of the spans of one agent run, without model noise (scripted model)
+    def fake_run() -> None:
+        llm = FakeLLM([ToolCall("calculator", {"expression": "17 * 23"}), "17 * 23 = 391."])
+        Agent(llm, [builtin("calculator")]).run("What is 17 * 23?")
+
+    per_mode: dict[str, list[float]] = {"off": [], "on": []}
+    for _ in range(300):
+        for mode in ("off", "on"):
+            use(mode)
+            start = time.perf_counter()
+            fake_run()
+            per_mode[mode].append(time.perf_counter() - start)
+    span_cost = statistics.median(per_mode["on"]) - statistics.median(per_mode["off"])
+
+    llm = load_llm()
+    model = getattr(llm, "model", None)
+    dtype = str(getattr(model, "dtype", "n/a"))
+    agent = Agent(llm, [builtin("calculator")], max_steps=3, options={"max_tokens": max_tokens})
+    task = "What is 17 * 23?"
+    use("off")
+    agent.run(task)  # warm up
+    real: dict[str, list[float]] = {"off": [], "on": []}
+    ratios = []
+    steps = None
+    for i in range(runs):
+        pair = {}
+        for mode in (("off", "on") if i % 2 == 0 else ("on", "off")):
+            use(mode)
+            start = time.perf_counter()
+            result = agent.run(task)
+            pair[mode] = time.perf_counter() - start
+            real[mode].append(pair[mode])
+            steps = len(result.steps)
+        ratios.append(pair["on"] / pair["off"] - 1)
+    use("off")
+    provider.shutdown()
+    spans = len(trace_file.read_text().splitlines())
+    run_s = statistics.median(real["off"])
+    return {
+        "model": llm.model_name, "dtype": dtype, "agent_steps": steps, "spans_written": spans,
+        "agent_run_off_s": round(run_s, 3), "agent_run_on_s": round(statistics.median(real["on"]), 3),
+        "tracing_overhead_measured": round(statistics.median(ratios), 4),
+        "span_cost_per_run_ms": round(span_cost * 1000, 3),
+        "fake_run_off_ms": round(statistics.median(per_mode["off"]) * 1000, 3),
+        "tracing_overhead_estimate": round(span_cost / run_s, 5),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--calls", type=int, default=200, help="tool calls per transport")
+    ap.add_argument("--runs", type=int, default=5, help="off/on pairs of real agent runs")
+    ap.add_argument("--max-tokens", type=int, default=64)
+    args = ap.parse_args()
+    import torch
+
+    print(f"cpu: {cpu_model()}, torch threads {torch.get_num_threads()}, load average {os.getloadavg()}")
+    mcp = bench_mcp(args.calls)
+    for name, row in mcp.items():
+        print(f"calculator {name:>10}: p50 {row['p50_ms']:8.3f} ms   p95 {row['p95_ms']:8.3f} ms")
+    tr = bench_tracing(args.runs, args.max_tokens)
+    print(f"agent run ({tr['model']}, dtype {tr['dtype']}, {tr['agent_steps']} steps): tracing off {tr['agent_run_off_s']} s, "
+          f"on {tr['agent_run_on_s']} s, median paired overhead {tr['tracing_overhead_measured']:+.2%}; "
+          f"spans of one run cost {tr['span_cost_per_run_ms']} ms ({tr['tracing_overhead_estimate']:.4%} of a run)")
+    base = mcp["in_process"]["p50_ms"]
+    out = {
+        "cpu": cpu_model(), "dtype": tr["dtype"], "calls": args.calls, "agent_runs": args.runs,
+        "in_process_p50_ms": base, "in_process_p95_ms": mcp["in_process"]["p95_ms"],
+        "mcp_stdio_p50_ms": mcp["stdio"]["p50_ms"], "mcp_stdio_p95_ms": mcp["stdio"]["p95_ms"],
+        "mcp_http_p50_ms": mcp["http"]["p50_ms"], "mcp_http_p95_ms": mcp["http"]["p95_ms"],
+        "mcp_stdio_overhead_ms": round(mcp["stdio"]["p50_ms"] - base, 3),
+        "mcp_stdio_overhead_p95_ms": round(mcp["stdio"]["p95_ms"] - mcp["in_process"]["p95_ms"], 3),
+        "mcp_http_overhead_ms": round(mcp["http"]["p50_ms"] - base, 3),
+        "mcp_http_overhead_p95_ms": round(mcp["http"]["p95_ms"] - mcp["in_process"]["p95_ms"], 3),
+        "tracing_overhead": tr["tracing_overhead_measured"],
+        **{k: v for k, v in tr.items() if k not in ("dtype",)},
+        "tracing_target_met": tr["tracing_overhead_measured"] <= 0.03,
+    }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
