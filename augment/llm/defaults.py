@@ -27,6 +27,7 @@ import tempfile
 from pathlib import Path
 
 from augment.errors import MissingDependencyError, ModelLoadError, ModelNotFoundError
+from augment.paths import cache_root
 
 __all__ = [
     "DEFAULT_PACKAGE",
@@ -45,12 +46,6 @@ DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 #: bump when the layout of a converted copy changes, so old copies are rebuilt
 _FORMAT = 1
-
-
-def cache_root() -> Path:
-    """The augment cache folder: ``$AUGMENT_CACHE_DIR`` or ``~/.cache/augment``."""
-    env = os.environ.get("AUGMENT_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "augment"
 
 
 def default_gguf_path() -> Path:

@@ -110,10 +110,10 @@ class BM25Retriever(Retriever):
         path = getattr(self.store, "path", None)
         if path:
             return Path(path) / "augment-bm25" / name
-        from augment.retrieval.embeddings import default_cache_dir
+        from augment.paths import cache_root
 
         where = str(getattr(self.store, "url", None) or "memory")
-        return default_cache_dir() / "bm25" / hashlib.sha256(where.encode()).hexdigest()[:12] / name
+        return cache_root() / "bm25" / hashlib.sha256(where.encode()).hexdigest()[:12] / name
 
     def _fingerprint(self, ids: list[str]) -> str:
         h = hashlib.sha256()

@@ -39,7 +39,6 @@ class CrossEncoderReranker:
             from sentence_transformers import CrossEncoder
         except ImportError as e:  # pragma: no cover - a core dependency
             raise MissingDependencyError("sentence-transformers", purpose="cross-encoder reranking") from e
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
             self.model = CrossEncoder(str(path), device=device, max_length=max_length, local_files_only=True)
         except Exception as e:
