@@ -25,13 +25,16 @@ _LAZY = {
     "Embedder": "augment.retrieval.embeddings",
     "FakeEmbedder": "augment.retrieval.embeddings",
     "EmbeddingCache": "augment.retrieval.embeddings",
+    # interfaces
+    "Store": "augment.retrieval.base",
     # store and ingestion
     "ChromaStore": "augment.retrieval.store",
     "doc_id": "augment.retrieval.store",
     "ingest": "augment.retrieval.ingestion",
     "IngestReport": "augment.retrieval.ingestion",
+    "file_records": "augment.retrieval.ingestion",
     # retrievers (retrieval engineer)
-    "Retriever": "augment.retrieval.retriever",
+    "Retriever": "augment.retrieval.base",
     "DenseRetriever": "augment.retrieval.retriever",
     "BM25Retriever": "augment.retrieval.retriever",
     "HybridRetriever": "augment.retrieval.retriever",

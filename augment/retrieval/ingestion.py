@@ -40,9 +40,28 @@ from augment.retrieval.documents import (
     read_file_bytes,
     split_documents,
 )
+from augment.retrieval.base import Store
 from augment.types import Document
 
-__all__ = ["ingest", "IngestReport", "default_splitter"]
+__all__ = ["ingest", "IngestReport", "default_splitter", "file_records", "mark_files", "unmark_files", "RECORD_KIND"]
+
+#: the kind of the store's bookkeeping records that ingestion keeps: one per file, written after its chunks
+RECORD_KIND = "files"
+
+
+def file_records(store: Store) -> dict[str, dict[str, Any]]:
+    """``{source: {"file_hash", "chunks", "splitter", "ingested_at"}}`` for every file fully ingested into ``store``."""
+    return store.records(RECORD_KIND)
+
+
+def mark_files(store: Store, records: Sequence[dict[str, Any]]) -> None:
+    """Record files as done (``source`` and ``file_hash`` keys required). Call after their chunks are stored."""
+    store.put_records(RECORD_KIND, {r["source"]: r for r in records})
+
+
+def unmark_files(store: Store, sources: Sequence[str]) -> None:
+    """Forget the records of these files (their next ingestion reads them again)."""
+    store.delete_records(RECORD_KIND, list(sources))
 
 
 @dataclass
@@ -130,13 +149,13 @@ class _Ingestor:
             stale = [i for i in self.store.ids(where={"source": p.source}) if i not in keep]
             if stale:
                 self.report.removed += self.store.delete(ids=stale)
-        self.store.mark_files([{"source": p.source, "file_hash": p.file_hash, "chunks": len(p.chunks),
+        mark_files(self.store, [{"source": p.source, "file_hash": p.file_hash, "chunks": len(p.chunks),
                                 "splitter": _signature(self.splitter), "ingested_at": time.time()}
                                for p in self.pending])
         self.pending = []
 
 
-def ingest(paths: str | Path | Iterable[str | Path], store: Any, *, glob: str | Sequence[str] | None = None,
+def ingest(paths: str | Path | Iterable[str | Path], store: Store, *, glob: str | Sequence[str] | None = None,
            ignore: Sequence[str] = DEFAULT_IGNORE, splitter: RecursiveSplitter | None = None,
            max_bytes: int = DEFAULT_MAX_BYTES, batch_size: int = 256, progress: bool = True,
            on_file: Callable[[Path], None] | None = None) -> IngestReport:
@@ -161,7 +180,7 @@ def ingest(paths: str | Path | Iterable[str | Path], store: Any, *, glob: str | 
     embedder = store.embedder  # loads the model and checks it matches the collection before any work
     splitter = splitter or default_splitter(embedder)
     signature = _signature(splitter)
-    records = store.file_records()
+    records = file_records(store)
     bar = None
     if progress:
         from tqdm.auto import tqdm

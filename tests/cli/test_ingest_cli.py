@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from augment.cli import main
 from augment.retrieval.documents import TokenSplitter, load_file, split_documents
+from augment.retrieval.ingestion import file_records
 from augment.retrieval.store import ChromaStore
 
 
@@ -102,7 +103,7 @@ def test_killed_ingest_resumes_without_duplicates(tmp_path, default_embedder):
     assert proc.returncode == -signal.SIGKILL, "ingest finished before it could be killed"
 
     store = ChromaStore("big", path=db, embedder=default_embedder)
-    done_before = len(store.file_records())
+    done_before = len(file_records(store))
     assert 0 < done_before < 60 and store.count() > 0  # really interrupted halfway
 
     res = CliRunner().invoke(main, ["ingest", str(corpus), "--collection", "big", "--db", str(db), "--json", "-q"],
@@ -116,6 +117,7 @@ def test_killed_ingest_resumes_without_duplicates(tmp_path, default_embedder):
     store = ChromaStore("big", path=db, embedder=default_embedder)
     ids = store.ids()
     assert len(ids) == len(set(ids)) == store.count() == len(expected)  # complete, no duplicates
-    assert set(ids) == expected and len(store.file_records()) == 60
+    assert set(ids) == expected and len(file_records(store)) == 60
     texts = [d.text for d in store.iter_documents()]
     assert len(texts) == len(set(texts))
+
