@@ -17,6 +17,7 @@ _LAZY = {
     "load_file": "augment.retrieval.documents",
     "load_path": "augment.retrieval.documents",
     "iter_files": "augment.retrieval.documents",
+    "scan_files": "augment.retrieval.documents",
     "RecursiveSplitter": "augment.retrieval.documents",
     "TokenSplitter": "augment.retrieval.documents",
     "split_documents": "augment.retrieval.documents",

@@ -121,3 +121,23 @@ def test_killed_ingest_resumes_without_duplicates(tmp_path, default_embedder):
     texts = [d.text for d in store.iter_documents()]
     assert len(texts) == len(set(texts))
 
+
+def test_ingest_prune_and_dry_run(tmp_path, monkeypatch):
+    """Deleted files' chunks are listed by --prune --dry-run, removed by --prune, on a real persistent store."""
+    monkeypatch.setenv("AUGMENT_CACHE_DIR", str(tmp_path / "cache"))
+    corpus = make_corpus(tmp_path / "docs")
+    db = str(tmp_path / "db")
+    runner = CliRunner()
+    args = ["ingest", str(corpus), "-c", "notes", "--db", db, "--ignore", "scan.pdf", "--ignore", "empty.txt",
+            "--ignore", "binary.txt", "--quiet"]
+    assert runner.invoke(main, args).exit_code == 0
+    (corpus / "plain.txt").unlink()
+    res = runner.invoke(main, args + ["--prune", "--dry-run", "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output.strip().splitlines()[-1])
+    assert report["dry_run"] and report["pruned"] == [[str(corpus / "plain.txt"), "the file is gone"]]
+    assert (report["pruned_chunks"], report["count"]) == (1, 7)
+    res = runner.invoke(main, args + ["--prune"])
+    assert res.exit_code == 0 and f"PRUNED {corpus / 'plain.txt'}: the file is gone" in res.output, res.output
+    store = ChromaStore("notes", path=db, create=False)
+    assert store.count() == 6 and str(corpus / "plain.txt") not in file_records(store)

@@ -70,7 +70,7 @@ def test_file_disappearing_mid_ingest_and_too_large(corpus, store, tmp_path):
 
     report = ingest([corpus], store, progress=False, on_file=vanish, max_bytes=10 * 1024 * 1024)
     failed = {name.rsplit("/", 1)[-1]: why for name, why in report.failed}
-    assert "disappeared" in failed["page.html"] and "over the 10.5 MB limit" in failed["huge.txt"]
+    assert "disappeared" in failed["page.html"] and "50.0 MiB is over the 10.0 MiB limit" in failed["huge.txt"]
     assert report.new_files == 5 and store.count() == 6
     missing = ingest([tmp_path / "nope", corpus / "plain.txt"], store, progress=False)
     assert "no such file" in missing.failed[0][1] and missing.unchanged == 1
