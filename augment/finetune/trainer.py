@@ -27,7 +27,9 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Literal, Mapping, Optional, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from augment.errors import ConfigError, DataError
 
@@ -36,41 +38,77 @@ __all__ = ["TrainConfig", "TrainResult", "train"]
 log = logging.getLogger("augment.finetune")
 
 
-@dataclass
-class TrainConfig:
-    """Training settings. ``max_steps`` (optimizer steps) overrides ``epochs`` when set.
+class TrainConfig(BaseModel):
+    """Training settings, validated (unknown keys and bad values raise :class:`ConfigError`).
+
+    The one declaration of the training options: :func:`train`,
+    :func:`~augment.finetune.tasks.finetune`, :func:`~augment.finetune.dpo.train_dpo`
+    and ``augment finetune`` all take it. ``max_steps`` (optimizer steps)
+    overrides ``epochs`` when set. ``lr``: when not given, ``finetune()`` and
+    ``train_dpo()`` pick the method's default. ``mixed_precision``: ``"bf16"``
+    runs forward and backward under bfloat16 autocast (weights and optimizer
+    stay float32): faster on GPUs and CPUs with native bf16.
 
     >>> TrainConfig(max_steps=100, batch_size=4, grad_accum=4, scheduler="cosine", warmup_ratio=0.1).lr
     0.0002
+    >>> try:
+    ...     TrainConfig(lrr=1e-4)
+    ... except ConfigError as e:
+    ...     print(str(e).split(";")[0])
+    bad training option: lrr: Extra inputs are not permitted
     """
 
-    epochs: int = 1
-    max_steps: int | None = None
-    batch_size: int = 8
-    grad_accum: int = 1
-    lr: float = 2e-4
-    weight_decay: float = 0.0
-    scheduler: str = "linear"  # linear | cosine | constant | constant_with_warmup
-    warmup_ratio: float = 0.0
-    max_grad_norm: float | None = 1.0
-    early_stopping_patience: int | None = None
-    checkpoint_dir: str | None = None
-    save_every: int | None = None
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: int = Field(1, ge=1)
+    max_steps: Optional[int] = Field(None, ge=1)
+    batch_size: int = Field(8, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    lr: float = Field(2e-4, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "linear"
+    warmup_ratio: float = Field(0.0, ge=0, le=1)
+    max_grad_norm: Optional[float] = Field(1.0, gt=0)
+    early_stopping_patience: Optional[int] = Field(None, ge=1)
+    checkpoint_dir: Optional[str] = None
+    save_every: Optional[int] = Field(None, ge=1)
     resume: bool = True
     seed: int = 0
     progress: bool = True
-    mixed_precision: str = "no"  # no | bf16 | fp16 (GPU)
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
 
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "grad_accum"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name}={getattr(self, name)} must be at least 1")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ConfigError(f"max_steps={self.max_steps} must be at least 1 (or None to train whole epochs)")
-        if self.mixed_precision not in ("no", "bf16", "fp16"):
-            raise ConfigError(f"mixed_precision={self.mixed_precision!r}: use 'no', 'bf16' or 'fp16' (GPU)")
-        if not self.lr > 0:
-            raise ConfigError(f"lr={self.lr} must be positive")
+    def __init__(self, **options: Any) -> None:
+        if isinstance(options.get("checkpoint_dir"), os.PathLike):
+            options["checkpoint_dir"] = os.fspath(options["checkpoint_dir"])
+        try:
+            super().__init__(**options)
+        except ValidationError as e:
+            problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'config'}: {err['msg']}" for err in e.errors())
+            names = ", ".join(type(self).model_fields)
+            if any(err["type"] == "extra_forbidden" for err in e.errors()):
+                problems += f"; the options are: {names}"
+            raise ConfigError(f"bad training option: {problems}") from None
+
+    @classmethod
+    def build(cls, config: "TrainConfig | Mapping[str, Any] | None" = None, **options: Any) -> "TrainConfig":
+        """A config from ``config`` (a TrainConfig or a dict) with ``options`` on top; remembers which were given."""
+        if config is None:
+            base: dict[str, Any] = {}
+        elif isinstance(config, TrainConfig):
+            base = config.model_dump(exclude_unset=True)
+        elif isinstance(config, Mapping):
+            base = dict(config)
+        else:
+            raise ConfigError(f"config must be a TrainConfig or a dict of its options, got {type(config).__name__}")
+        return cls(**{**base, **options})
+
+    def with_defaults(self, **defaults: Any) -> "TrainConfig":
+        """This config with ``defaults`` (those not None) applied to the options that were not given."""
+        return type(self).build(self, **{k: v for k, v in defaults.items()
+                                         if v is not None and k not in self.model_fields_set})
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump()
 
 
 @dataclass
@@ -150,7 +188,7 @@ def train(
     model: Any,
     train_features: Sequence[dict[str, Any]],
     *,
-    config: TrainConfig | None = None,
+    config: TrainConfig | Mapping[str, Any] | None = None,
     eval_features: Sequence[dict[str, Any]] | None = None,
     collate_fn: Callable[[list], dict],
     loss_fn: Callable[[Any, dict], Any] = default_loss,
@@ -167,7 +205,7 @@ def train(
     from accelerate.utils import set_seed
     from transformers import get_scheduler
 
-    cfg = config or TrainConfig()
+    cfg = TrainConfig.build(config)
     if not train_features:
         raise DataError("the training set is empty; give at least one example")
     set_seed(cfg.seed)

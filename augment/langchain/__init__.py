@@ -4,6 +4,7 @@
 - :class:`AugmentVectorStore`: our Chroma store as a LangChain ``VectorStore``
 - :class:`AugmentRetriever`: any augment retriever as a LangChain ``BaseRetriever``
 - :func:`to_langchain_tool` / :func:`from_langchain_tool`: tools both ways
+- :func:`to_langchain_prompt` / :func:`from_langchain_prompt`: prompt templates both ways
 
 It is a package (one module per adapter) rather than one file so that each
 adapter stays small; the names above are all importable from here.
@@ -21,6 +22,8 @@ _LAZY = {
     "AugmentRetriever": "augment.langchain.retriever",
     "to_langchain_tool": "augment.langchain.tools",
     "from_langchain_tool": "augment.langchain.tools",
+    "to_langchain_prompt": "augment.langchain.prompts",
+    "from_langchain_prompt": "augment.langchain.prompts",
 }
 
 __all__ = sorted(_LAZY)

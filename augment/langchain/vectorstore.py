@@ -20,6 +20,8 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
+from augment.errors import ConfigError
+from augment.retrieval.base import Store
 from augment.retrieval.store import ChromaStore
 from augment.types import Document
 
@@ -53,9 +55,9 @@ def _to_lc(doc: Document) -> LCDocument:
 
 
 class AugmentVectorStore(VectorStore):
-    """A LangChain ``VectorStore`` over :class:`~augment.retrieval.store.ChromaStore`.
+    """A LangChain ``VectorStore`` over an augment :class:`~augment.retrieval.base.Store` (a ChromaStore by default).
 
-    Give an existing ``store``, or ``embedding`` (LangChain ``Embeddings`` or an
+    Give an existing ``store`` (any Store), or ``embedding`` (LangChain ``Embeddings`` or an
     augment embedder; default all-MiniLM-L6-v2) with ``collection_name`` and
     ``path`` (embedded) or ``url`` (a ``chroma run`` server). Scores are cosine
     similarities (higher is better).
@@ -63,12 +65,14 @@ class AugmentVectorStore(VectorStore):
     >>> vs = AugmentVectorStore.from_texts(["a b", "c d"], embedding=None, path="/tmp/x")  # doctest: +SKIP
     """
 
-    def __init__(self, store: ChromaStore | None = None, *, embedding: Any = None, collection_name: str = "langchain",
+    def __init__(self, store: Store | None = None, *, embedding: Any = None, collection_name: str = "langchain",
                  path: str | None = None, url: str | None = None):
         if store is None:
             if isinstance(embedding, AugmentEmbeddings):
                 embedding = embedding.embedder
             store = ChromaStore(collection_name, path=path, url=url, embedder=embedding)
+        elif not isinstance(store, Store):
+            raise ConfigError(f"store must be an augment Store (e.g. a ChromaStore), got {type(store).__name__}")
         self.store = store
 
     @property

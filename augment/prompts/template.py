@@ -27,7 +27,7 @@ __all__ = ["PromptTemplate", "Prompt", "format_messages", "template_variables"]
 _FORMATTER = string.Formatter()
 _HEADER = re.compile(r"^\[(system|user|assistant)\]\s*$")
 # LangChain's message type names -> our roles
-_LC_ROLES = {"human": "user", "ai": "assistant", "system": "system", "user": "user", "assistant": "assistant"}
+_ROLE_ALIASES = {"human": "user", "ai": "assistant", "system": "system", "user": "user", "assistant": "assistant"}
 
 
 def template_variables(text: str) -> list[str]:
@@ -116,7 +116,7 @@ class PromptTemplate(Prompt):
                 m = (m.role, m.content)
             if not (isinstance(m, (tuple, list)) and len(m) == 2 and all(isinstance(x, str) for x in m)):
                 raise TemplateError(f"template message {i} is {m!r}; give (role, text) pairs, e.g. ('user', 'Hi {{name}}')")
-            role = _LC_ROLES.get(m[0], m[0])
+            role = _ROLE_ALIASES.get(m[0], m[0])
             if role not in ROLES or role == "tool":
                 raise TemplateError(f"template message {i} has role {m[0]!r}; use system, user or assistant")
             parts.append((role, m[1]))
@@ -193,58 +193,3 @@ class PromptTemplate(Prompt):
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PromptTemplate) and other.messages == self.messages
-
-    # -- LangChain interop ------------------------------------------------
-    def to_langchain(self) -> Any:
-        """This template as a LangChain ``ChatPromptTemplate`` (same f-string placeholders)."""
-        try:
-            from langchain_core.prompts import ChatPromptTemplate
-        except ImportError as e:
-            from augment.errors import MissingDependencyError
-
-            raise MissingDependencyError("langchain-core", purpose="LangChain interop") from e
-        lc_role = {"user": "human", "assistant": "ai", "system": "system"}
-        return ChatPromptTemplate.from_messages([(lc_role[r], t) for r, t in self.messages])
-
-    @classmethod
-    def from_langchain(cls, prompt: Any) -> "PromptTemplate":
-        """Convert a LangChain ``ChatPromptTemplate`` (or ``PromptTemplate``) with f-string placeholders."""
-        try:
-            from langchain_core import messages as lc_messages
-            from langchain_core.prompts import ChatPromptTemplate
-            from langchain_core.prompts import PromptTemplate as LCPromptTemplate
-        except ImportError as e:
-            from augment.errors import MissingDependencyError
-
-            raise MissingDependencyError("langchain-core", purpose="LangChain interop") from e
-        if isinstance(prompt, LCPromptTemplate):
-            return cls([("user", _lc_fstring(prompt))])
-        if not isinstance(prompt, ChatPromptTemplate):
-            raise TemplateError(f"cannot convert {type(prompt).__name__}; pass a LangChain ChatPromptTemplate or PromptTemplate")
-        by_class = {"HumanMessagePromptTemplate": "user", "AIMessagePromptTemplate": "assistant",
-                    "SystemMessagePromptTemplate": "system", "ChatMessagePromptTemplate": None}
-        parts = []
-        for m in prompt.messages:
-            if isinstance(m, lc_messages.BaseMessage):
-                role = _LC_ROLES.get(m.type)
-                if role is None or not isinstance(m.content, str):
-                    raise TemplateError(f"cannot convert LangChain message of type {m.type!r}")
-                parts.append((role, m.content.replace("{", "{{").replace("}", "}}")))
-                continue
-            name = type(m).__name__
-            inner = getattr(m, "prompt", None)
-            if name not in by_class or not isinstance(inner, LCPromptTemplate):
-                raise TemplateError(
-                    f"cannot convert {name} (e.g. a MessagesPlaceholder or an image prompt); only text role messages convert"
-                )
-            role = by_class[name] or _LC_ROLES.get(getattr(m, "role", ""), "")
-            if not role:
-                raise TemplateError(f"cannot convert a LangChain message with role {getattr(m, 'role', None)!r}")
-            parts.append((role, _lc_fstring(inner)))
-        return cls(parts)
-
-
-def _lc_fstring(prompt: Any) -> str:
-    if getattr(prompt, "template_format", "f-string") != "f-string":
-        raise TemplateError(f"only f-string LangChain templates convert, not {prompt.template_format!r}")
-    return prompt.template

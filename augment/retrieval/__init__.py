@@ -17,6 +17,7 @@ _LAZY = {
     "load_file": "augment.retrieval.documents",
     "load_path": "augment.retrieval.documents",
     "iter_files": "augment.retrieval.documents",
+    "scan_files": "augment.retrieval.documents",
     "RecursiveSplitter": "augment.retrieval.documents",
     "TokenSplitter": "augment.retrieval.documents",
     "split_documents": "augment.retrieval.documents",
@@ -25,13 +26,16 @@ _LAZY = {
     "Embedder": "augment.retrieval.embeddings",
     "FakeEmbedder": "augment.retrieval.embeddings",
     "EmbeddingCache": "augment.retrieval.embeddings",
+    # interfaces
+    "Store": "augment.retrieval.base",
     # store and ingestion
     "ChromaStore": "augment.retrieval.store",
     "doc_id": "augment.retrieval.store",
     "ingest": "augment.retrieval.ingestion",
     "IngestReport": "augment.retrieval.ingestion",
+    "file_records": "augment.retrieval.ingestion",
     # retrievers (retrieval engineer)
-    "Retriever": "augment.retrieval.retriever",
+    "Retriever": "augment.retrieval.base",
     "DenseRetriever": "augment.retrieval.retriever",
     "BM25Retriever": "augment.retrieval.retriever",
     "HybridRetriever": "augment.retrieval.retriever",

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from augment.errors import ConfigError, MissingDependencyError, StoreError
-from augment.retrieval.retriever import Retriever, _check_k, _check_query
+from augment.retrieval.base import Retriever, Store, check_k, check_query
 from augment.types import Document, ScoredDocument
 
 __all__ = ["BM25Retriever", "default_stemmer"]
@@ -73,17 +73,18 @@ class BM25Retriever(Retriever):
     >>> bm25("reciprocal rank fusion", k=3)   # doctest: +SKIP
     """
 
-    def __init__(self, store: Any = None, k: int = 4, index_dir: str | os.PathLike | None = None,
+    def __init__(self, store: Store | None = None, k: int = 4, index_dir: str | os.PathLike | None = None,
                  k1: float = 1.5, b: float = 0.75, method: str = "lucene", stopwords: str | None = "en",
                  stemmer: str = "auto", *, documents: Iterable[Document] | None = None):
         if (store is None) == (documents is None):
             raise ConfigError("BM25Retriever needs a store (BM25Retriever(store)) or documents "
                               "(BM25Retriever.from_documents(docs)), not both and not neither")
-        if store is not None and not hasattr(store, "iter_documents"):
-            raise ConfigError(f"BM25Retriever needs a store with iter_documents(); got {type(store).__name__}")
+        if store is not None and not isinstance(store, Store):
+            raise ConfigError(f"BM25Retriever needs a store (a ChromaStore, or a subclass of augment.retrieval.Store); "
+                              f"got {type(store).__name__}")
         if stemmer not in ("auto", "none"):
             raise ConfigError(f"stemmer must be 'auto' (Snowball English when installed) or 'none', got {stemmer!r}")
-        self.store, self.k = store, _check_k(k)
+        self.store, self.k = store, check_k(k)
         self.params = {"k1": k1, "b": b, "method": method}
         self.stopwords = stopwords
         self.stemmer_name, self._stem = default_stemmer() if stemmer == "auto" else ("none", None)
@@ -105,15 +106,13 @@ class BM25Retriever(Retriever):
     def _default_index_dir(self) -> Path | None:
         if self.store is None:
             return None
-        name = str(getattr(self.store, "collection_name", None) or getattr(self.store, "name", None)
-                   or getattr(self.store, "collection", "collection"))
-        path = getattr(self.store, "path", None)
-        if path:
-            return Path(path) / "augment-bm25" / name
-        from augment.retrieval.embeddings import default_cache_dir
+        name = self.store.name
+        if self.store.path is not None:
+            return Path(self.store.path) / "augment-bm25" / name
+        from augment.paths import cache_root
 
-        where = str(getattr(self.store, "url", None) or "memory")
-        return default_cache_dir() / "bm25" / hashlib.sha256(where.encode()).hexdigest()[:12] / name
+        where = self.store.location
+        return cache_root() / "bm25" / hashlib.sha256(where.encode()).hexdigest()[:12] / name
 
     def _fingerprint(self, ids: list[str]) -> str:
         h = hashlib.sha256()
@@ -185,9 +184,9 @@ class BM25Retriever(Retriever):
         return len(self._docs)
 
     def retrieve(self, query: str, k: int | None = None) -> list[ScoredDocument]:
-        k = _check_k(self.k if k is None else k)
-        _check_query(query)
-        if self.store is not None and hasattr(self.store, "count") and self.store.count() != len(self._docs):
+        k = check_k(self.k if k is None else k)
+        check_query(query)
+        if self.store is not None and self.store.count() != len(self._docs):
             self.refresh()
         if self._model is None:
             return []

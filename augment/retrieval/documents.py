@@ -1,9 +1,17 @@
 """Documents: loaders for files and folders, and splitters into chunks.
 
-Loaders read .txt, .md, .html, .pdf and .jsonl files into
+Loaders read .txt, .md, .html, .pdf and .jsonl files (regular files only: a FIFO,
+socket or device is refused, never opened) into
 :class:`~augment.types.Document` objects that keep ``source`` (absolute path),
 ``title``, ``file_type`` and a position (``page`` for PDF, ``line`` for
-jsonl). Bad files raise :class:`~augment.errors.DocumentLoadError` saying why.
+jsonl). Bad files raise :class:`~augment.errors.DocumentLoadError` saying why
+(:class:`~augment.errors.NoTextError` when there is no text: empty, binary, not decodable).
+
+Text encodings, in order: a BOM (UTF-8, UTF-16), then UTF-8, then one stated
+fallback, Windows-1252 (:data:`FALLBACK_ENCODING`, a superset of Latin-1), accepted
+only when it yields no control characters; the encoding used is kept in the
+``encoding`` metadata (ingestion reports the files read with the fallback).
+Anything else is refused rather than guessed. Sizes are in MiB.
 Splitters cut by structure (headings, paragraphs, lines, sentences, words);
 :class:`TokenSplitter` measures chunks in the embedder's own tokens. Chunk ids
 are content hashes, so re-splitting an unchanged file yields the same ids.
@@ -19,11 +27,13 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from augment.errors import ConfigError, DocumentLoadError
+from augment.errors import ConfigError, DocumentLoadError, NoTextError
 from augment.types import Document
 
 __all__ = [
@@ -33,6 +43,8 @@ __all__ = [
     "load_file",
     "load_path",
     "iter_files",
+    "scan_files",
+    "FALLBACK_ENCODING",
     "read_text",
     "read_file_bytes",
     "check_supported",
@@ -44,63 +56,80 @@ __all__ = [
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf", ".jsonl")
 DEFAULT_IGNORE = (".*", "__pycache__", "node_modules", "*.pyc")
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+#: the one encoding tried after UTF-8 (Windows-1252: Latin-1 plus typographic quotes, the commonest non-UTF-8 text)
+FALLBACK_ENCODING = "cp1252"
+_MIB = 1024 * 1024
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.M)
 
 
 # -- reading files -------------------------------------------------------------
+def _mib(n: float) -> str:
+    """A size in MiB, as every size message of augment writes it."""
+    return f"{n / _MIB:.1f} MiB"
+
+
+def _kind(mode: int) -> str | None:
+    """What a non-regular file is (None for a regular file)."""
+    for test, name in ((stat.S_ISREG, None), (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
 def _read_bytes(path: Path, max_bytes: int) -> bytes:
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise DocumentLoadError(f"{path}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.1f} MB limit; "
-                                    "split the file or raise the limit (max_bytes= / --max-mb).")
+        st = os.stat(path)  # follows a symlink; never opens the file, so a FIFO cannot block
+        kind = _kind(st.st_mode)
+        if kind == "a folder":
+            raise DocumentLoadError(f"{path}: is a folder; pass it as a folder path to load_path().")
+        if kind is not None:
+            raise DocumentLoadError(f"{path}: is {kind}, not a regular file; only regular files are read.")
+        if st.st_size > max_bytes:
+            raise DocumentLoadError(f"{path}: {_mib(st.st_size)} is over the {_mib(max_bytes)} limit; "
+                                    "split the file or raise the limit (max_bytes= / --max-mb, in MiB).")
         data = path.read_bytes()
     except FileNotFoundError as e:
         raise DocumentLoadError(f"{path}: the file disappeared before it could be read; run again once it "
                                 "is back.") from e
-    except IsADirectoryError as e:
-        raise DocumentLoadError(f"{path}: is a folder; pass it as a folder path to load_path().") from e
     except PermissionError as e:
         raise DocumentLoadError(f"{path}: permission denied; make it readable.") from e
+    except OSError as e:  # a symlink loop, an I/O error
+        raise DocumentLoadError(f"{path}: cannot be read ({e.strerror or e}).") from e
     if not data.strip():
-        raise DocumentLoadError(f"{path}: the file is empty; there is nothing to index.")
+        raise NoTextError(f"{path}: the file is empty; there is nothing to index.")
     return data
 
 
 def read_text(path: str | Path, data: bytes | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, str]:
-    """Decode a text file -> (text, encoding). UTF-8 first, then a detected encoding; binary data is refused."""
+    """Decode a text file -> (text, encoding): a BOM, else UTF-8, else :data:`FALLBACK_ENCODING` when it
+    gives clean text; anything else (binary data, another encoding) raises :class:`NoTextError`.
+
+    >>> read_text("x.txt", data="Café".encode("utf-8"))
+    ('Café', 'utf-8')
+    >>> read_text("x.txt", data="Café".encode("latin-1"))
+    ('Café', 'cp1252')
+    """
     path = Path(path)
     data = _read_bytes(path, max_bytes) if data is None else data
     head = data[:8192]
     if b"\x00" in head and not (head.startswith((b"\xff\xfe", b"\xfe\xff"))):
-        raise DocumentLoadError(f"{path}: looks like a binary file (it contains NUL bytes), not text; "
-                                "remove it or exclude it with --ignore.")
+        raise NoTextError(f"{path}: looks like a binary file (it contains NUL bytes), not text; "
+                          "remove it or exclude it with --ignore.")
     for enc in ("utf-8-sig", "utf-16") if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) else ("utf-8",):
         try:
             return data.decode(enc), enc.replace("-sig", "")
         except UnicodeDecodeError:
             pass
-    guesses: list[str] = []
     try:
-        from charset_normalizer import from_bytes
-
-        matches = list(from_bytes(data[:200_000]))
-        if matches:  # among the least chaotic guesses, prefer Windows-1252 (the commonest non-UTF-8 text)
-            low = min(m.chaos for m in matches)
-            tied = [m.encoding for m in matches if m.chaos <= low + 1e-6]
-            guesses = (["cp1252"] if "cp1252" in tied else []) + tied[:1]
-    except ImportError:  # pragma: no cover - charset_normalizer ships with requests
-        pass
-    for enc in guesses + ["cp1252"]:
-        try:
-            text = data.decode(enc)
-        except (UnicodeDecodeError, LookupError):
-            continue
-        bad = sum(1 for ch in text[:10000] if ord(ch) < 32 and ch not in "\t\n\r\f")
-        if bad <= len(text[:10000]) * 0.01:
-            return text, enc
-    raise DocumentLoadError(f"{path}: not UTF-8 and no other text encoding fits; convert it to UTF-8 "
-                            "(e.g. iconv -f LATIN1 -t UTF-8).")
+        text = data.decode(FALLBACK_ENCODING)
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and not any(ord(ch) < 32 and ch not in "\t\n\r\f" for ch in text):
+        return text, FALLBACK_ENCODING
+    raise NoTextError(f"{path}: not UTF-8, and not clean Windows-1252 text either; convert it to UTF-8 "
+                      "(e.g. iconv -f SHIFT_JIS -t UTF-8) or exclude it.")
 
 
 def _title_from_md(text: str, default: str) -> str:
@@ -125,7 +154,7 @@ def _load_html(path: Path, raw: bytes, meta: dict[str, Any]) -> list[Document]:
     body = soup.get_text("\n")
     body = re.sub(r"\n\s*\n+", "\n\n", re.sub(r"[ \t\r\f\v]+", " ", body)).strip()
     if not body:
-        raise DocumentLoadError(f"{path}: the HTML page has no visible text.")
+        raise NoTextError(f"{path}: the HTML page has no visible text.")
     meta.update(title=title or (h1.get_text(strip=True) if h1 else path.stem), encoding=enc)
     return [Document(body, meta)]
 
@@ -146,8 +175,8 @@ def _load_pdf(path: Path, raw: bytes, meta: dict[str, Any]) -> list[Document]:
         raise DocumentLoadError(f"{path}: not a readable PDF ({type(e).__name__}: {e}).") from e
     docs = [Document(t, {**meta, "page": n, "title": str(info_title or path.stem)}) for n, t in pages if t]
     if not docs:
-        raise DocumentLoadError(f"{path}: the PDF has no text layer ({len(pages)} page(s) of images?); "
-                                "run OCR on it first (e.g. ocrmypdf) and ingest the result.")
+        raise NoTextError(f"{path}: the PDF has no text layer ({len(pages)} page(s) of images?); "
+                          "run OCR on it first (e.g. ocrmypdf) and ingest the result.")
     return docs
 
 
@@ -177,7 +206,7 @@ def _load_jsonl(path: Path, raw: bytes, meta: dict[str, Any]) -> list[Document]:
             doc_meta["record_id"] = str(row_id)
         docs.append(Document(full, doc_meta))
     if not docs:
-        raise DocumentLoadError(f"{path}: no non-empty records in this jsonl file.")
+        raise NoTextError(f"{path}: no non-empty records in this jsonl file.")
     return docs
 
 
@@ -213,7 +242,7 @@ def load_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES, data: bytes 
         return _load_jsonl(path, raw, meta)
     text, enc = read_text(path, raw)
     if not text.strip():
-        raise DocumentLoadError(f"{path}: the file has only whitespace; there is nothing to index.")
+        raise NoTextError(f"{path}: the file has only whitespace; there is nothing to index.")
     meta["encoding"] = enc
     if suffix in (".md", ".markdown"):
         meta["title"] = _title_from_md(text, path.stem)
@@ -225,30 +254,57 @@ def _ignored(rel: Path, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatch(rel_s, p) or any(fnmatch.fnmatch(part, p) for part in rel.parts) for p in patterns)
 
 
-def iter_files(paths: str | Path | Iterable[str | Path], glob: str | Sequence[str] | None = None,
-               ignore: Sequence[str] = DEFAULT_IGNORE) -> list[Path]:
-    """Expand files and folders into a sorted list of files.
+def _skip_reason(f: Path) -> str | None:
+    """Why a path found in a folder is not read (None: a regular file, or a symlink to one)."""
+    try:
+        st = os.stat(f)
+    except FileNotFoundError:
+        return f"dangling symlink (its target {os.readlink(f)!r} does not exist)" if f.is_symlink() else None
+    except OSError as e:
+        return "symlink loop" if f.is_symlink() else f"cannot be read ({e.strerror or e})"
+    kind = _kind(st.st_mode)
+    return None if kind is None or kind == "a folder" else f"{kind}, not a regular file"
+
+
+def scan_files(paths: str | Path | Iterable[str | Path], glob: str | Sequence[str] | None = None,
+               ignore: Sequence[str] = DEFAULT_IGNORE) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Expand files and folders into ``(files, skipped)``: the sorted regular files to read, and
+    ``(path, reason)`` for what a folder holds that cannot be read (dangling or looping symlinks,
+    FIFOs, sockets, devices). A symlink to a regular file is read.
 
     Folders are searched with ``glob`` (default: every supported suffix, recursively);
     ``ignore`` patterns (fnmatch) match a relative path or any part of it. A path
-    that does not exist raises :class:`DocumentLoadError`.
+    that does not exist raises :class:`DocumentLoadError`; a path given by name that is
+    not a regular file is returned and refused when read.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
     globs = [glob] if isinstance(glob, str) else list(glob or [f"**/*{s}" for s in SUPPORTED_SUFFIXES])
     out: dict[Path, None] = {}
+    skipped: dict[str, str] = {}
     for p in paths:
         p = Path(p).expanduser().absolute()
         if p.is_dir():
             for g in globs:
                 for f in sorted(p.glob(g)):
-                    if f.is_file() and not _ignored(f.relative_to(p), ignore):
+                    if _ignored(f.relative_to(p), ignore):
+                        continue
+                    reason = _skip_reason(f)
+                    if reason is not None:
+                        skipped[str(f)] = reason
+                    elif f.is_file():
                         out[f] = None
-        elif p.exists():
+        elif os.path.lexists(p):
             out[p] = None
         else:
             raise DocumentLoadError(f"{p}: no such file or folder.")
-    return sorted(out)
+    return sorted(out), sorted(skipped.items())
+
+
+def iter_files(paths: str | Path | Iterable[str | Path], glob: str | Sequence[str] | None = None,
+               ignore: Sequence[str] = DEFAULT_IGNORE) -> list[Path]:
+    """The files :func:`scan_files` finds (what it skips is left out; see ``scan_files`` for the reasons)."""
+    return scan_files(paths, glob, ignore)[0]
 
 
 def load_path(paths: str | Path | Iterable[str | Path], glob: str | Sequence[str] | None = None,

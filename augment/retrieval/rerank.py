@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from augment.errors import ConfigError, MissingDependencyError, ModelLoadError, ModelNotFoundError
-from augment.retrieval.retriever import Retriever, _check_k, _check_query
+from augment.retrieval.base import Retriever, check_k, check_query
 from augment.types import ScoredDocument
 
 __all__ = ["CrossEncoderReranker", "RerankRetriever"]
@@ -39,7 +39,6 @@ class CrossEncoderReranker:
             from sentence_transformers import CrossEncoder
         except ImportError as e:  # pragma: no cover - a core dependency
             raise MissingDependencyError("sentence-transformers", purpose="cross-encoder reranking") from e
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
             self.model = CrossEncoder(str(path), device=device, max_length=max_length, local_files_only=True)
         except Exception as e:
@@ -76,7 +75,7 @@ class RerankRetriever(Retriever):
                  fetch_k: int = 20):
         if not isinstance(base, Retriever):
             raise ConfigError(f"RerankRetriever wraps an augment Retriever; got {type(base).__name__}")
-        self.base, self.k, self.fetch_k = base, _check_k(k), _check_k(fetch_k)
+        self.base, self.k, self.fetch_k = base, check_k(k), check_k(fetch_k)
         self.reranker = reranker if isinstance(reranker, CrossEncoderReranker) else CrossEncoderReranker(reranker)
 
     @property
@@ -84,8 +83,8 @@ class RerankRetriever(Retriever):
         return getattr(self.base, "embedder", None)
 
     def retrieve(self, query: str, k: int | None = None) -> list[ScoredDocument]:
-        k = _check_k(self.k if k is None else k)
-        candidates = self.base.retrieve(_check_query(query), max(self.fetch_k, k))
+        k = check_k(self.k if k is None else k)
+        candidates = self.base.retrieve(check_query(query), max(self.fetch_k, k))
         return self.reranker.rerank(query, candidates, k)
 
     def __repr__(self) -> str:

@@ -18,14 +18,14 @@ Scores are "higher is better". A retriever wraps others instead of growing flags
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from augment._lazy import lazy_attributes
 from augment.errors import ConfigError
-from augment.tracing import traced_retrieve
+from augment.retrieval.base import Retriever, Store, check_k, check_query, doc_key
 from augment.types import Document, ScoredDocument
 
 __all__ = [
@@ -44,69 +44,6 @@ __all__ = [
 ]
 
 
-def _check_k(k: Any) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ConfigError(f"k must be a positive integer (the number of documents to return), got {k!r}")
-    return k
-
-
-def _check_query(query: Any) -> str:
-    if not isinstance(query, str) or not query.strip():
-        raise ConfigError(f"the query must be a non-empty string, got {query!r}")
-    return query
-
-
-def doc_key(doc: Document | ScoredDocument) -> str:
-    """Identity of a document for fusion: its id, or its text when it has none."""
-    d = doc.document if isinstance(doc, ScoredDocument) else doc
-    return d.id if d.id is not None else "text:" + d.text
-
-
-class Retriever:
-    """Base class of every retriever: implement ``retrieve(query, k=4) -> list[ScoredDocument]``.
-
-    ``retriever(query)`` delegates to :meth:`retrieve`; :meth:`batch`,
-    :meth:`aretrieve` and :meth:`abatch` come for free.
-
-    Example::
-
-        class Keyword(Retriever):
-            def __init__(self, docs): self.docs = docs
-            def retrieve(self, query, k=4):
-                hits = [d for d in self.docs if query.lower() in d.text.lower()]
-                return [ScoredDocument(d, 1.0) for d in hits[:k]]
-    """
-
-    #: the embedder behind this retriever when there is one (used by RAG's support check)
-    embedder: Any = None
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:  # every retrieve() is one OpenTelemetry retrieval span
-        super().__init_subclass__(**kwargs)
-        if "retrieve" in cls.__dict__ and not getattr(cls.__dict__["retrieve"], "__augment_traced__", False):
-            cls.retrieve = traced_retrieve(cls.__dict__["retrieve"])  # type: ignore[method-assign]
-
-    def retrieve(self, query: str, k: int = 4) -> list[ScoredDocument]:
-        raise NotImplementedError(f"{type(self).__name__} must implement retrieve(query, k)")
-
-    def __call__(self, query: str, k: int = 4) -> list[ScoredDocument]:
-        return self.retrieve(query, k)
-
-    def batch(self, queries: Sequence[str], k: int = 4) -> list[list[ScoredDocument]]:
-        """Retrieve for several queries (a loop unless a subclass does better)."""
-        return [self.retrieve(q, k) for q in queries]
-
-    async def aretrieve(self, query: str, k: int = 4) -> list[ScoredDocument]:
-        """Async :meth:`retrieve` (runs in a worker thread)."""
-        return await asyncio.to_thread(self.retrieve, query, k)
-
-    async def abatch(self, queries: Sequence[str], k: int = 4) -> list[list[ScoredDocument]]:
-        """Async :meth:`batch`."""
-        return await asyncio.to_thread(self.batch, list(queries), k)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
-
-
 class ListRetriever(Retriever):
     """Returns a fixed list of documents in order (scores 1, 1/2, 1/3...). For tests and examples.
 
@@ -119,12 +56,12 @@ class ListRetriever(Retriever):
                           for i, d in enumerate(documents)]
 
     def retrieve(self, query: str, k: int = 4) -> list[ScoredDocument]:
-        _check_query(query)
-        return list(self.documents[: _check_k(k)])
+        check_query(query)
+        return list(self.documents[: check_k(k)])
 
 
 class DenseRetriever(Retriever):
-    """Top-k by embedding similarity from a :class:`~augment.retrieval.store.ChromaStore`.
+    """Top-k by embedding similarity from a :class:`~augment.retrieval.base.Store` (e.g. a ChromaStore).
 
     ``score_threshold`` drops documents scoring below it (cosine similarity for
     the default cosine collections); ``where`` is a Chroma metadata filter.
@@ -133,20 +70,21 @@ class DenseRetriever(Retriever):
     >>> DenseRetriever(store, k=4, score_threshold=0.3)("What is BM25?")   # doctest: +SKIP
     """
 
-    def __init__(self, store: Any, k: int = 4, score_threshold: float | None = None,
+    def __init__(self, store: Store, k: int = 4, score_threshold: float | None = None,
                  where: dict[str, Any] | None = None):
-        if not hasattr(store, "query"):
-            raise ConfigError(f"DenseRetriever needs a store with query(text, k, where); got {type(store).__name__}")
-        self.store, self.k, self.score_threshold, self.where = store, _check_k(k), score_threshold, where
+        if not isinstance(store, Store):
+            raise ConfigError(f"DenseRetriever needs a store (a ChromaStore, or a subclass of "
+                              f"augment.retrieval.Store); got {type(store).__name__}")
+        self.store, self.k, self.score_threshold, self.where = store, check_k(k), score_threshold, where
 
     @property
     def embedder(self) -> Any:  # type: ignore[override]
         """The store's embedder (loaded on first use)."""
-        return getattr(self.store, "embedder", None)
+        return self.store.embedder
 
     def retrieve(self, query: str, k: int | None = None) -> list[ScoredDocument]:
-        k = _check_k(self.k if k is None else k)
-        hits = self.store.query(_check_query(query), k=k, where=self.where)
+        k = check_k(self.k if k is None else k)
+        hits = self.store.query(check_query(query), k=k, where=self.where)
         if self.score_threshold is not None:
             hits = [h for h in hits if h.score >= self.score_threshold]
         return sorted(hits, key=lambda h: -h.score)[:k]
@@ -205,7 +143,7 @@ class HybridRetriever(Retriever):
         if gate is not None and not 0 <= gate < len(retrievers):
             raise ConfigError(f"gate={gate} is not the index of one of the {len(retrievers)} retrievers")
         self.retrievers, self.rrf_k, self.weights = retrievers, rrf_k, list(weights) if weights else None
-        self.fetch_k, self.k, self.gate = fetch_k, _check_k(k), gate
+        self.fetch_k, self.k, self.gate = fetch_k, check_k(k), gate
 
     @property
     def embedder(self) -> Any:  # type: ignore[override]
@@ -213,8 +151,8 @@ class HybridRetriever(Retriever):
         return next((r.embedder for r in self.retrievers if getattr(r, "embedder", None) is not None), None)
 
     def retrieve(self, query: str, k: int | None = None) -> list[ScoredDocument]:
-        k = _check_k(self.k if k is None else k)
-        _check_query(query)
+        k = check_k(self.k if k is None else k)
+        check_query(query)
         fetch = max(self.fetch_k or 0, k * 4, 20)
         rankings = [r.retrieve(query, fetch) for r in self.retrievers]
         if self.gate is not None and not rankings[self.gate]:
@@ -267,11 +205,11 @@ class MMRRetriever(Retriever):
             raise ConfigError("MMRRetriever needs an embedder: pass embedder=Embedder() or a store that has one")
         if not 0.0 <= lambda_mult <= 1.0:
             raise ConfigError(f"lambda_mult must be between 0 and 1, got {lambda_mult}")
-        self.k, self.fetch_k, self.lambda_mult = _check_k(k), _check_k(fetch_k), lambda_mult
+        self.k, self.fetch_k, self.lambda_mult = check_k(k), check_k(fetch_k), lambda_mult
 
     def retrieve(self, query: str, k: int | None = None) -> list[ScoredDocument]:
-        k = _check_k(self.k if k is None else k)
-        candidates = self.base.retrieve(_check_query(query), max(self.fetch_k, k))
+        k = check_k(self.k if k is None else k)
+        candidates = self.base.retrieve(check_query(query), max(self.fetch_k, k))
         if not candidates:
             return []
         vecs = np.asarray(self.embedder.embed_documents([c.text for c in candidates]), dtype=np.float32)
@@ -295,14 +233,9 @@ def hybrid_retriever(store: Any, k: int = 4, score_threshold: float | None = 0.3
                            rrf_k=rrf_k, k=k, gate=0)
 
 
-def __getattr__(name: str) -> Any:
-    # BM25 and rerank live in their own modules (heavy imports stay lazy); re-exported here
-    if name == "BM25Retriever":
-        from augment.retrieval.bm25 import BM25Retriever
-
-        return BM25Retriever
-    if name in ("RerankRetriever", "CrossEncoderReranker"):
-        from augment.retrieval import rerank
-
-        return getattr(rerank, name)
-    raise AttributeError(f"module 'augment.retrieval.retriever' has no attribute {name!r}")
+# BM25 and rerank live in their own modules (heavy imports stay lazy); re-exported here
+__getattr__, __dir__ = lazy_attributes(globals(), {
+    "BM25Retriever": "augment.retrieval.bm25",
+    "RerankRetriever": "augment.retrieval.rerank",
+    "CrossEncoderReranker": "augment.retrieval.rerank",
+})

@@ -19,7 +19,7 @@ import contextlib
 import hashlib
 import os
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -38,12 +38,13 @@ from augment.retrieval._chroma import (
     describe_store,
     doc_id,
 )
+from augment.retrieval.base import Store
 from augment.types import Document, ScoredDocument
 
 __all__ = ["ChromaStore", "connect", "describe_store", "default_db_path", "doc_id", "FILES_PREFIX"]
 
-class ChromaStore:
-    """One Chroma collection holding documents and their embeddings.
+class ChromaStore(Store):
+    """One Chroma collection holding documents and their embeddings (the :class:`~augment.retrieval.base.Store` on Chroma).
 
     ``path``: folder of the embedded store (default :func:`default_db_path`);
     ``url``: a Chroma server such as ``http://127.0.0.1:8000`` (start one with
@@ -71,7 +72,7 @@ class ChromaStore:
         self._client = connect(self.path, self.url)
         self._embedder = None if embedder is None else (
             embedder if hasattr(embedder, "dimension") and hasattr(embedder, "model_id") else _ForeignEmbedder(embedder))
-        self._files = None
+        self._records_collection = None
         with self._errors():
             try:
                 self._col = self._client.get_collection(collection, embedding_function=None)
@@ -225,7 +226,7 @@ class ChromaStore:
         return len(found)
 
     def delete_collection(self) -> None:
-        """Drop this collection and its ingestion records from the store."""
+        """Drop this collection and its bookkeeping records (e.g. ingestion's) from the store."""
         with self._errors():
             self._client.delete_collection(self.name)
             with contextlib.suppress(Exception):
@@ -314,44 +315,59 @@ class ChromaStore:
         meta = self._col.metadata or {}
         return {"name": self.name, "location": self.location, "count": self.count(),
                 "embedder": meta.get(_EMB_KEY), "dimension": meta.get(_DIM_KEY), "space": "cosine",
-                "files": len(self.file_records())}
+                "files": len(self.records("files"))}
 
-    # -- ingestion records (one per file; written after the file's chunks) ------
-    def _files_col(self, create: bool) -> Any:
-        if self._files is None:
+    # -- bookkeeping records (Store interface), kept in a hidden companion collection --
+    def _records_col(self, create: bool) -> Any:
+        if self._records_collection is None:
             with self._errors():
                 name = FILES_PREFIX + self.name
                 if create:
-                    self._files = self._client.get_or_create_collection(
+                    self._records_collection = self._client.get_or_create_collection(
                         name, embedding_function=None, configuration={"hnsw": {"space": "l2"}})
                 elif name in _names(self._client):
-                    self._files = self._client.get_collection(name, embedding_function=None)
-        return self._files
+                    self._records_collection = self._client.get_collection(name, embedding_function=None)
+        return self._records_collection
 
-    def file_records(self) -> dict[str, dict[str, Any]]:
-        """``{source: {"file_hash", "chunks", ...}}`` for every file fully ingested."""
-        col = self._files_col(create=False)
+    @staticmethod
+    def _record_id(kind: str, key: str) -> str:
+        # "files" keeps the ids of earlier versions (hash of the source), so their records are replaced
+        raw = key if kind == "files" else f"{kind}\0{key}"
+        return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+    def records(self, kind: str) -> dict[str, dict[str, Any]]:
+        """``{key: record}`` of the bookkeeping records of ``kind`` (e.g. ingestion's ``"files"``)."""
+        col = self._records_col(create=False)
         if col is None:
             return {}
         with self._errors():
             res = col.get(include=["metadatas"])
-        return {m["source"]: dict(m) for m in res["metadatas"] or [] if m and "source" in m}
+        out: dict[str, dict[str, Any]] = {}
+        for m in res["metadatas"] or []:
+            if not m or m.get("kind", "files") != kind:  # records of earlier versions have no kind: files
+                continue
+            key = m.get("key", m.get("source"))
+            if key is not None:
+                out[key] = {k: v for k, v in m.items() if k not in ("kind", "key")}
+        return out
 
-    def mark_files(self, records: Sequence[dict[str, Any]]) -> None:
-        """Record files as done (``source`` and ``file_hash`` keys required). Call after their chunks are stored."""
+    def put_records(self, kind: str, records: Mapping[str, Mapping[str, Any]]) -> None:
+        """Insert or replace bookkeeping records of ``kind`` (``{key: flat dict}``)."""
         if not records:
             return
-        col = self._files_col(create=True)
-        ids = [hashlib.sha256(r["source"].encode("utf-8", "surrogatepass")).hexdigest()[:32] for r in records]
+        col = self._records_col(create=True)
+        ids = [self._record_id(kind, key) for key in records]
+        metas = [_clean_metadata({**rec, "kind": kind, "key": key}) for key, rec in records.items()]
         with self._errors():
-            col.upsert(ids=ids, embeddings=[[1.0]] * len(ids), metadatas=[_clean_metadata(r) for r in records])
+            col.upsert(ids=ids, embeddings=[[1.0]] * len(ids), metadatas=metas)
 
-    def unmark_files(self, sources: Sequence[str]) -> None:
-        col = self._files_col(create=False)
-        if col is None or not sources:
+    def delete_records(self, kind: str, keys: Sequence[str]) -> None:
+        """Delete bookkeeping records of ``kind`` (unknown keys are ignored)."""
+        col = self._records_col(create=False)
+        if col is None or not keys:
             return
         with self._errors():
-            col.delete(ids=[hashlib.sha256(s.encode("utf-8", "surrogatepass")).hexdigest()[:32] for s in sources])
+            col.delete(ids=[self._record_id(kind, key) for key in keys])
 
     def __repr__(self) -> str:
         return f"ChromaStore({self.name!r}, {'url' if self.url else 'path'}={self.location!r})"

@@ -24,6 +24,7 @@ import importlib
 import inspect
 from typing import Any, Iterable
 
+from augment._lazy import lazy_attributes
 from augment.errors import ConfigError, ToolError
 from augment.tools.base import DEFAULT_TIMEOUT, FunctionTool, Tool, to_observation, tool
 from augment.tools.registry import ENTRY_POINT_GROUP, ToolPluginWarning, ToolRegistry
@@ -100,8 +101,4 @@ def builtin_tools(names: Iterable[str] | str | None = None, **config: dict[str, 
     return [builtin(n, **config.get(n, {})) for n in names]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _CLASSES:
-        module, attr = _CLASSES[name].split(":")
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'augment.tools' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(globals(), {attr: target.split(":")[0] for attr, target in _CLASSES.items()})

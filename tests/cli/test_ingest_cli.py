@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from augment.cli import main
 from augment.retrieval.documents import TokenSplitter, load_file, split_documents
+from augment.retrieval.ingestion import file_records
 from augment.retrieval.store import ChromaStore
 
 
@@ -102,7 +103,7 @@ def test_killed_ingest_resumes_without_duplicates(tmp_path, default_embedder):
     assert proc.returncode == -signal.SIGKILL, "ingest finished before it could be killed"
 
     store = ChromaStore("big", path=db, embedder=default_embedder)
-    done_before = len(store.file_records())
+    done_before = len(file_records(store))
     assert 0 < done_before < 60 and store.count() > 0  # really interrupted halfway
 
     res = CliRunner().invoke(main, ["ingest", str(corpus), "--collection", "big", "--db", str(db), "--json", "-q"],
@@ -116,6 +117,27 @@ def test_killed_ingest_resumes_without_duplicates(tmp_path, default_embedder):
     store = ChromaStore("big", path=db, embedder=default_embedder)
     ids = store.ids()
     assert len(ids) == len(set(ids)) == store.count() == len(expected)  # complete, no duplicates
-    assert set(ids) == expected and len(store.file_records()) == 60
+    assert set(ids) == expected and len(file_records(store)) == 60
     texts = [d.text for d in store.iter_documents()]
     assert len(texts) == len(set(texts))
+
+
+def test_ingest_prune_and_dry_run(tmp_path, monkeypatch):
+    """Deleted files' chunks are listed by --prune --dry-run, removed by --prune, on a real persistent store."""
+    monkeypatch.setenv("AUGMENT_CACHE_DIR", str(tmp_path / "cache"))
+    corpus = make_corpus(tmp_path / "docs")
+    db = str(tmp_path / "db")
+    runner = CliRunner()
+    args = ["ingest", str(corpus), "-c", "notes", "--db", db, "--ignore", "scan.pdf", "--ignore", "empty.txt",
+            "--ignore", "binary.txt", "--quiet"]
+    assert runner.invoke(main, args).exit_code == 0
+    (corpus / "plain.txt").unlink()
+    res = runner.invoke(main, args + ["--prune", "--dry-run", "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output.strip().splitlines()[-1])
+    assert report["dry_run"] and report["pruned"] == [[str(corpus / "plain.txt"), "the file is gone"]]
+    assert (report["pruned_chunks"], report["count"]) == (1, 7)
+    res = runner.invoke(main, args + ["--prune"])
+    assert res.exit_code == 0 and f"PRUNED {corpus / 'plain.txt'}: the file is gone" in res.output, res.output
+    store = ChromaStore("notes", path=db, create=False)
+    assert store.count() == 6 and str(corpus / "plain.txt") not in file_records(store)

@@ -70,16 +70,16 @@ class TestChatAugmentIntegration(ChatModelIntegrationTests):
 
     # The three tests below pass through the whole path (the call is well-formed and validated) but grade
     # the 135M model's judgement: the suite documents xfail for models that do not reliably choose to call.
-    @pytest.mark.xfail(reason="135M model often fills the string argument with '' (schema-valid, but empty)")
+    @pytest.mark.xfail(strict=True, reason="135M model often fills the string argument with '' (schema-valid, but empty)")
     def test_bind_runnables_as_tools(self, model: Any) -> None:
         super().test_bind_runnables_as_tools(model)
 
-    @pytest.mark.xfail(reason="with tool_choice='auto' the 135M model usually answers directly instead of calling")
+    @pytest.mark.xfail(strict=True, reason="with tool_choice='auto' the 135M model usually answers directly instead of calling")
     @pytest.mark.parametrize("model", [{}, {"output_version": "v1"}], indirect=True)
     def test_agent_loop(self, model: Any) -> None:
         super().test_agent_loop(model)
 
-    @pytest.mark.xfail(reason="the 135M model rarely copies the Chinese name into the argument")
+    @pytest.mark.xfail(strict=True, reason="the 135M model rarely copies the Chinese name into the argument")
     def test_unicode_tool_call_integration(self, model: Any, *, tool_choice: str | None = None,
                                            force_tool_call: bool = True) -> None:
         super().test_unicode_tool_call_integration(model, tool_choice=tool_choice, force_tool_call=force_tool_call)

@@ -54,24 +54,6 @@ def test_text_format_round_trip_and_partial(tmp_path):
         PromptTemplate.from_file(tmp_path / "missing.txt")
 
 
-def test_langchain_round_trip():
-    from langchain_core.prompts import ChatPromptTemplate
-
-    t = PromptTemplate([("system", "You are {persona}."), ("user", "Hi {name}"), ("assistant", "Hello"), ("user", "{q}")])
-    lc = t.to_langchain()
-    assert isinstance(lc, ChatPromptTemplate)
-    assert sorted(lc.input_variables) == ["name", "persona", "q"]
-    lc_msgs = lc.format_messages(persona="p", name="n", q="?")
-    ours = t.render(persona="p", name="n", q="?")
-    assert [m.content for m in lc_msgs] == [m.content for m in ours]
-    assert [m.type for m in lc_msgs] == ["system", "human", "ai", "human"]
-    assert PromptTemplate.from_langchain(lc) == t
-    lc2 = ChatPromptTemplate.from_messages([("system", "S {x}"), ("human", "U {y}")])
-    assert PromptTemplate.from_langchain(lc2).render(x=1, y=2)[1].content == "U 2"
-    with pytest.raises(TemplateError):
-        PromptTemplate.from_langchain("not a prompt")
-
-
 def test_packaged_library_is_visible_text():
     assert TEMPLATE_NAMES == ["classification", "extraction", "qa", "summarization", "translation"]
     for name in TEMPLATE_NAMES:

@@ -58,7 +58,7 @@ def test_size_limit_missing_file_and_unsupported_type(tmp_path):
     big = tmp_path / "big.txt"
     with open(big, "wb") as f:
         f.truncate(50 * 1024 * 1024)  # a 50 MB file
-    with pytest.raises(DocumentLoadError, match="over the 1.0 MB limit"):
+    with pytest.raises(DocumentLoadError, match="over the 1.0 MiB limit"):
         load_file(big, max_bytes=1_000_000)
     with pytest.raises(DocumentLoadError, match="disappeared"):
         load_file(tmp_path / "gone.txt")

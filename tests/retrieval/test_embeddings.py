@@ -76,3 +76,21 @@ def test_fake_embedder_is_deterministic_with_cache(tmp_path):
     assert np.array_equal(v1, v2) and b.calls == 0
     assert v1[0] @ v1[1] > v1[0] @ v1[2]
     assert np.allclose(np.linalg.norm(v1, axis=1), 1.0)
+
+
+def test_loading_an_embedder_sets_no_environment_variable(tmp_path):
+    """The library loads with local_files_only; it never sets HF_HUB_OFFLINE for the user's whole process."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env["AUGMENT_CACHE_DIR"] = str(tmp_path)
+    code = ("import os; from augment.retrieval.embeddings import Embedder; "
+            "v = Embedder(dtype='float32').embed_query('bees'); "
+            "print(v.shape[0], os.environ.get('HF_HUB_OFFLINE'), os.environ.get('TRANSFORMERS_OFFLINE'))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=590,
+                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["384", "None", "None"]
+    assert list(tmp_path.glob("embeddings*")), "the embedding cache goes under augment.paths.cache_root()"

@@ -7,7 +7,7 @@ import pytest
 from augment.errors import EmbeddingMismatchError
 from augment.retrieval.documents import RecursiveSplitter
 from augment.retrieval.embeddings import FakeEmbedder
-from augment.retrieval.ingestion import ingest
+from augment.retrieval.ingestion import file_records, ingest
 from augment.retrieval.store import ChromaStore
 
 from .conftest import make_corpus
@@ -70,7 +70,7 @@ def test_file_disappearing_mid_ingest_and_too_large(corpus, store, tmp_path):
 
     report = ingest([corpus], store, progress=False, on_file=vanish, max_bytes=10 * 1024 * 1024)
     failed = {name.rsplit("/", 1)[-1]: why for name, why in report.failed}
-    assert "disappeared" in failed["page.html"] and "over the 10.5 MB limit" in failed["huge.txt"]
+    assert "disappeared" in failed["page.html"] and "50.0 MiB is over the 10.0 MiB limit" in failed["huge.txt"]
     assert report.new_files == 5 and store.count() == 6
     missing = ingest([tmp_path / "nope", corpus / "plain.txt"], store, progress=False)
     assert "no such file" in missing.failed[0][1] and missing.unchanged == 1
@@ -93,7 +93,7 @@ def test_other_embedder_is_refused_before_any_work(corpus, store, tmp_path):
 
 def test_small_batches_write_in_order(corpus, store):
     report = ingest([corpus], store, progress=False, batch_size=1)
-    assert report.added == store.count() == 7 and len(store.file_records()) == 6
+    assert report.added == store.count() == 7 and len(file_records(store)) == 6
 
 
 def test_leftovers_of_a_killed_run_are_cleaned_when_the_file_changed(corpus, store):
@@ -103,7 +103,7 @@ def test_leftovers_of_a_killed_run_are_cleaned_when_the_file_changed(corpus, sto
     path = corpus / "plain.txt"
     # what a run killed after writing the chunks but before marking the file done leaves behind
     store.upsert(split_documents(load_file(path), default_splitter(store.embedder)))
-    assert store.count() == 1 and store.file_records() == {}
+    assert store.count() == 1 and file_records(store) == {}
     path.write_text("A completely different sentence now.")
     report = ingest([path], store, progress=False)
     assert report.removed == 1 and [d.text for d in store.iter_documents()] == [path.read_text()]

@@ -7,6 +7,7 @@ import pytest
 
 from augment.errors import ConfigError, EmbeddingMismatchError, ServerUnreachableError, StoreError
 from augment.retrieval.embeddings import FakeEmbedder
+from augment.retrieval.ingestion import file_records, mark_files
 from augment.retrieval.store import ChromaStore, describe_store, doc_id
 from augment.types import Document
 
@@ -60,9 +61,9 @@ def test_delete_by_ids_and_where(store):
 
 
 def test_persistence_listing_and_stats(store, tmp_path):
-    store.mark_files([{"source": "geo.txt", "file_hash": "abc"}])
+    mark_files(store, [{"source": "geo.txt", "file_hash": "abc"}])
     again = ChromaStore("facts", path=tmp_path / "db", embedder=FakeEmbedder(), create=False)
-    assert again.count() == 3 and again.file_records()["geo.txt"]["file_hash"] == "abc"
+    assert again.count() == 3 and file_records(again)["geo.txt"]["file_hash"] == "abc"
     ChromaStore("other", path=tmp_path / "db", embedder=FakeEmbedder(dimension=8))
     assert again.list_collections() == ["facts", "other"]  # the ingestion records stay hidden
     rows = {r["name"]: r for r in describe_store(tmp_path / "db")}
