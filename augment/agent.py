@@ -21,21 +21,24 @@ the model, which can try again. Hitting ``max_steps`` returns an
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Union
 
-from augment.errors import ConfigError, ToolError, ToolTimeoutError, ToolValidationError
+from augment.errors import (APIError, ConfigError, ContextLengthError, ServerUnreachableError, ToolError,
+                            ToolTimeoutError, ToolValidationError)
 from augment.llm.base import LLM
 from augment.tools import Tool, ToolRegistry
 from augment.types import Completion, Message, ToolCall
 
-__all__ = ["Agent", "AgentStep", "AgentResult", "AgentEvent", "DEFAULT_SYSTEM_PROMPT"]
+__all__ = ["Agent", "AgentStep", "AgentResult", "AgentEvent", "DEFAULT_SYSTEM_PROMPT", "final_answer"]
 
 DEFAULT_SYSTEM_PROMPT = (
-    "You are a helpful assistant that solves tasks. Call a tool when it helps (for arithmetic use the "
-    "calculator), read its result, then give a short final answer."
+    "You are a helpful assistant. Call a tool when the task needs one, then answer briefly with its result."
 )
+#: errors of the model that end a run early with its trace kept (others, e.g. bugs, are raised)
+MODEL_FAILURES = (APIError, ServerUnreachableError, ContextLengthError)
 #: observations longer than this are cut (the model's context is small)
 MAX_OBSERVATION_CHARS = 2000
 
@@ -45,14 +48,18 @@ class AgentStep:
     """One step of a run: what the model wrote or called, and what came back.
 
     ``error`` names what went wrong in a call (``"unknown_tool"``,
-    ``"invalid_arguments"``, ``"timeout"``, ``"tool_error"``), else None.
-    ``final`` is True for the step that gave the answer.
+    ``"invalid_arguments"``, ``"timeout"``, ``"tool_error"``, ``"repeated"``: the
+    same call again, not re-run, its earlier result shown), else None; on the
+    final step ``"empty_answer"`` means the model wrote no usable answer and the
+    last tool result was given instead. ``arguments`` is exactly what the model
+    sent (a dict, or the raw value when it sent something else). ``final`` is
+    True for the step that gave the answer.
     """
 
     index: int
     text: str = ""
     tool: str | None = None
-    arguments: dict[str, Any] | None = None
+    arguments: Any = None
     observation: str | None = None
     error: str | None = None
     final: bool = False
@@ -72,7 +79,7 @@ class AgentStep:
         """One human-readable line (what the CLI prints)."""
         if self.final:
             return f"[{self.index}] answer: {self.text}"
-        args = json.dumps(self.arguments, ensure_ascii=False) if self.arguments is not None else "{}"
+        args = json.dumps(self.arguments, ensure_ascii=False, default=str) if self.arguments is not None else "{}"
         flag = f" ({self.error})" if self.error else ""
         return f"[{self.index}] {self.tool}({args}) -> {self.observation}{flag}"
 
@@ -81,7 +88,10 @@ class AgentStep:
 class AgentResult:
     """The outcome of :meth:`Agent.run`: the answer, whether it was reached, and the trace.
 
-    ``answer`` is None when ``complete`` is False (``max_steps`` was hit).
+    ``answer`` is None when ``complete`` is False: ``max_steps`` was hit, or
+    the run stopped early, and then ``error`` says why (the model failed, e.g.
+    a server error; or a tool raised ``KeyboardInterrupt``). The steps done so
+    far are always kept.
     """
 
     task: str
@@ -89,6 +99,7 @@ class AgentResult:
     steps: list[AgentStep] = field(default_factory=list)
     complete: bool = False
     seconds: float = 0.0
+    error: str | None = None
 
     @property
     def tool_calls(self) -> list[AgentStep]:
@@ -101,13 +112,15 @@ class AgentResult:
     def trace(self) -> str:
         """The whole run as text, one line per step."""
         lines = [f"task: {self.task}"] + [s.describe() for s in self.steps]
-        if not self.complete:
+        if self.error:
+            lines.append(f"(stopped after {len(self.steps)} steps: {self.error})")
+        elif not self.complete:
             lines.append(f"(stopped after {len(self.steps)} steps without a final answer)")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {"task": self.task, "answer": self.answer, "complete": self.complete, "seconds": self.seconds,
-                "steps": [s.to_dict() for s in self.steps]}
+                "error": self.error, "steps": [s.to_dict() for s in self.steps]}
 
 
 AgentEvent = Union[AgentStep, AgentResult]
@@ -171,18 +184,27 @@ class Agent:
         start = time.perf_counter()
         messages = self._start(task)
         steps: list[AgentStep] = []
-        seen: dict[str, str] = {}
+        seen: dict[str, tuple[str, str | None]] = {}
         answer: str | None = None
+        stopped: str | None = None
+        last_result: str | None = None  # the last successful observation
         force_answer = False  # set when the model repeats a call: it already has what it needs
-        while len(steps) < self.max_steps and answer is None:
+        while len(steps) < self.max_steps and answer is None and stopped is None:
             t0 = time.perf_counter()
-            completion = self._complete(messages, force_answer)
+            try:
+                completion = self._complete(messages, force_answer)
+            except MODEL_FAILURES as e:  # the model failed (server down, context full...): keep the trace
+                stopped = f"the model failed: {type(e).__name__}: {e}"
+                break
             model_seconds = time.perf_counter() - t0
             usage = completion.usage
             if not completion.tool_calls:
-                answer = completion.text.strip()
+                answer, fallback = final_answer(completion.text), False
+                if not answer and last_result is not None:
+                    answer, fallback = last_result, True
                 step = AgentStep(len(steps) + 1, text=answer, final=True, prompt_tokens=usage.prompt_tokens,
-                                 completion_tokens=usage.completion_tokens, seconds=model_seconds)
+                                 completion_tokens=usage.completion_tokens, seconds=model_seconds,
+                                 error="empty_answer" if fallback else None)
                 steps.append(step)
                 yield step
                 break
@@ -191,11 +213,16 @@ class Agent:
                 if len(steps) >= self.max_steps:
                     break
                 t1 = time.perf_counter()
-                force_answer = force_answer or _call_key(call) in seen
-                observation, error = self._observe(call, seen)
+                try:
+                    observation, error = self._observe(call, seen)
+                except KeyboardInterrupt:
+                    observation, error = "Error: the tool was interrupted", "interrupted"
+                    stopped = f"tool {call.name!r} was interrupted (KeyboardInterrupt)"
+                force_answer = force_answer or error == "repeated"
+                if error is None:
+                    last_result = observation
                 step = AgentStep(
-                    len(steps) + 1, text=completion.text if k == 0 else "", tool=call.name,
-                    arguments=call.arguments if isinstance(call.arguments, dict) else None,
+                    len(steps) + 1, text=completion.text if k == 0 else "", tool=call.name, arguments=call.arguments,
                     observation=observation, error=error, call_id=call.id,
                     prompt_tokens=usage.prompt_tokens if k == 0 else 0,
                     completion_tokens=usage.completion_tokens if k == 0 else 0,
@@ -204,10 +231,12 @@ class Agent:
                 messages.append(Message.tool(observation, tool_call_id=call.id, name=call.name))
                 steps.append(step)
                 yield step
+                if stopped:
+                    break
         complete = answer is not None
         if complete and self.memory:
             self.history += [Message.user(task), Message.assistant(answer or "")]
-        yield AgentResult(task, answer, steps, complete, time.perf_counter() - start)
+        yield AgentResult(task, answer, steps, complete, time.perf_counter() - start, error=stopped)
 
     def _start(self, task: str) -> list[Message]:
         messages = [Message.system(self.system_prompt)] if self.system_prompt else []
@@ -221,29 +250,38 @@ class Agent:
             return self.llm.complete(messages, tools=self.tools.specs(), tool_choice=choice, **self.options)
         return self.llm.complete(messages, **self.options)
 
-    def _observe(self, call: ToolCall, seen: dict[str, str]) -> tuple[str, str | None]:
-        """Run one call; every failure becomes ``(observation, error kind)``."""
+    def _observe(self, call: ToolCall, seen: dict[str, tuple[str, str | None]]) -> tuple[str, str | None]:
+        """Run one call; every failure becomes ``(observation, error kind)``.
+
+        An identical repeated call is not run again: its earlier observation is
+        returned with the kind ``"repeated"`` (a timed-out call is not retried
+        either, so no second worker thread is left waiting on it). Any exception
+        a tool raises, ``SystemExit`` included, becomes an observation;
+        ``KeyboardInterrupt`` propagates to :meth:`stream`, which stops cleanly.
+        """
         if call.name not in self.tools:
             return (f"Error: there is no tool named {call.name!r}. Available tools: {', '.join(self.tools.names)}. "
                     "Call one of them or give the final answer."), "unknown_tool"
         key = _call_key(call)
         if key in seen:
-            return (f"{seen[key]} (you already called {call.name} with these arguments; "
-                    "use this result and give the final answer)"), None
+            return seen[key][0], "repeated"
         try:
-            observation = self.tools.get(call.name).call(call.arguments)
+            observation, error = self.tools.get(call.name).call(call.arguments), None
         except ToolValidationError as e:
-            return f"Error: {e}", "invalid_arguments"
+            observation, error = f"Error: {e}", "invalid_arguments"
         except ToolTimeoutError as e:
-            return f"Error: {e}", "timeout"
+            observation, error = f"Error: {e}", "timeout"
         except ToolError as e:
-            return f"Error: {e}", "tool_error"
-        except Exception as e:  # a tool outside augment's Tool.call contract that raised
-            return f"Error: tool {call.name!r} failed: {type(e).__name__}: {e}", "tool_error"
+            observation, error = f"Error: {e}", "tool_error"
+        except (KeyboardInterrupt, GeneratorExit):
+            raise
+        except BaseException as e:  # a tool outside augment's Tool.call contract, SystemExit included
+            observation, error = f"Error: tool {call.name!r} failed: {type(e).__name__}: {e}", "tool_error"
         if len(observation) > MAX_OBSERVATION_CHARS:
             observation = observation[:MAX_OBSERVATION_CHARS] + f"... [cut, {len(observation)} characters in all]"
-        seen[key] = observation
-        return observation, None
+        if error in (None, "timeout"):
+            seen[key] = (observation, error)
+        return observation, error
 
     def __repr__(self) -> str:  # noqa: D105
         return f"Agent({self.llm!r}, tools={self.tools.names}, max_steps={self.max_steps})"
@@ -251,3 +289,15 @@ class Agent:
 
 def _call_key(call: ToolCall) -> str:
     return call.name + json.dumps(call.arguments, sort_keys=True, default=str)
+
+
+_STRAY = re.compile(r'^[\s{}\[\]",:]+|[\s{}\[\]",:]+$')
+
+
+def final_answer(text: str) -> str:
+    """The model's final text without stray JSON punctuation around it (``}}391"`` -> ``391``).
+
+    >>> final_answer('}} 17 * 23 = 391. "}')
+    '17 * 23 = 391.'
+    """
+    return _STRAY.sub("", text or "").strip()

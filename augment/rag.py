@@ -42,12 +42,11 @@ from augment.types import Completion, Message, ScoredDocument
 __all__ = ["RAG", "RAGAnswer", "SentenceCheck", "SYSTEM_PROMPT", "QUESTION_TEMPLATE", "REWRITE_TEMPLATE",
            "NO_ANSWER", "EMPTY_ANSWER", "clean_answer"]
 
-# A one-shot example in the system prompt: a 135M model copies the format it is shown.
+# Short on purpose: the default model's adapter was trained on this exact prompt (tools/make_rag_data.py),
+# and every token of it is re-read for each answer.
 SYSTEM_PROMPT = (
-    "Answer the question using only the numbered sources. Copy the facts you need and put the source number "
-    "in square brackets after each sentence. If the sources do not answer it, say: I don't know.\n\n"
-    "Example:\nSources:\n[1] Cats sleep about 15 hours a day.\n[2] Dogs bark at strangers.\n"
-    "Question: How long do cats sleep?\nAnswer: Cats sleep about 15 hours a day [1]."
+    "Answer the question using only the numbered sources. Copy the sentence that holds the answer and put the "
+    "source number in square brackets after it, like [2]. If no source answers the question, reply: I don't know."
 )
 
 QUESTION_TEMPLATE = "Sources:\n{sources}\n\nQuestion: {question}\nAnswer:"

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from augment.feedback import FeedbackLog  # noqa: E402
 from augment.finetune import finetune, load_data, split_data, summarize  # noqa: E402
-from augment.llm.loader import load_llm  # noqa: E402
+from augment import load_llm  # noqa: E402
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from augment.llm.loader import load_llm  # noqa: E402
+from augment import load_llm  # noqa: E402
 from augment.prompts import ChainOfThought, FewShot, NumberParser, PromptTemplate, SelfConsistency  # noqa: E402
 
 QUESTION = "Mia has 3 boxes of 4 pencils and 2 loose pencils. How many pencils in total?"

@@ -28,14 +28,8 @@ QUESTIONS = ["How tall is the Eiffel Tower?", "How often is the Eiffel Tower rep
 
 
 def main(questions: list[str] | None = None, db: str | Path | None = None) -> list:
-    from augment.cli.rag_chat import print_answer
-    from augment.llm.loader import load_llm
-    from augment.rag import RAG
-    from augment.retrieval.documents import TokenSplitter
-    from augment.retrieval.embeddings import Embedder
-    from augment.retrieval import ingest
-    from augment.retrieval.retriever import hybrid_retriever
-    from augment.retrieval.store import ChromaStore
+    from augment import RAG, ChromaStore, Embedder, load_llm
+    from augment.retrieval import TokenSplitter, hybrid_retriever, ingest
 
     embedder = Embedder()
     store = ChromaStore("augment-samples", path=db, embedder=embedder)
@@ -53,8 +47,11 @@ def main(questions: list[str] | None = None, db: str | Path | None = None) -> li
         t0 = time.perf_counter()
         answer = rag.ask(question)
         print(f"\nQ: {question}  ({time.perf_counter() - t0:.1f} s)")
-        print("A: ", end="")
-        print_answer(answer)
+        print(f"A: {answer.answer}")
+        for sentence in answer.unsupported:
+            print(f"  ! not supported by the cited sources: {sentence}")
+        if answer.citations:
+            print(answer.format_sources())
         answers.append(answer)
     return answers
 

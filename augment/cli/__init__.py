@@ -14,14 +14,14 @@ __all__ = ["main"]
 
 # command name -> ("module:attribute", one-line help shown by --help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "chat": ("augment.cli.chat:chat", "Chat interactively with a model (optionally over a collection)."),
-    "ask": ("augment.cli.chat:ask", "Ask one question and print the answer (optionally with cited sources)."),
-    "ingest": ("augment.cli.rag_cmds:ingest", "Ingest files or folders into a Chroma collection."),
-    "collections": ("augment.cli.rag_cmds:collections", "List the collections of a Chroma store."),
+    "chat": ("augment.cli.chat_cmd:chat", "Chat interactively with a model (optionally over a collection)."),
+    "ask": ("augment.cli.chat_cmd:ask", "Ask one question and print the answer (optionally with cited sources)."),
+    "ingest": ("augment.cli.rag_cmd:ingest", "Ingest files or folders into a Chroma collection."),
+    "collections": ("augment.cli.rag_cmd:collections", "List the collections of a Chroma store."),
     "agent": ("augment.cli.agent_cmd:agent", "Run a tool-using agent on a task, printing each step."),
     "finetune": ("augment.cli.finetune_cmd:finetune", "Fine-tune a model (full, LoRA, prompt tuning, BitFit, adapters)."),
     "eval": ("augment.cli.eval_cmd:eval_cmd", "Evaluate a model (optionally with an adapter) on a dataset."),
-    "serve": ("augment.cli.serve:serve", "Serve a model over an OpenAI-compatible HTTP API."),
+    "serve": ("augment.cli.serve_cmd:serve", "Serve a model over an OpenAI-compatible HTTP API."),
 }
 
 

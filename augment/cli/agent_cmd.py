@@ -15,7 +15,7 @@ import json
 
 import click
 
-from augment.cli.chat import load_llm
+from augment.cli._common import load_llm, model_option
 
 __all__ = ["agent"]
 
@@ -26,8 +26,7 @@ __all__ = ["agent"]
               help="Comma-separated tool names: built-ins (calculator, python, http_get, now) or plugin tools.")
 @click.option("--tools-dir", default=None, type=click.Path(exists=True, file_okay=False),
               help="Folder of .py files whose @tool functions become available.")
-@click.option("--model", "-m", default=None,
-              help="Model spec: a folder, a .gguf file, hf:ORG/NAME or openai:MODEL (default: embedded SmolLM2).")
+@model_option
 @click.option("--max-steps", default=6, show_default=True, type=click.IntRange(min=1), help="Most model calls.")
 @click.option("--max-tokens", default=256, show_default=True, type=click.IntRange(min=1), help="Most new tokens a step.")
 @click.option("--system", "system_prompt", default=None, help="System prompt (default: the agent's own).")

@@ -11,7 +11,7 @@ from augment.errors import AugmentError
 __all__ = ["finetune"]
 
 METHODS = ("full", "lora", "prompt_tuning", "bitfit", "adapter")
-TASKS = ("instruct", "classify", "token_classify", "seq2seq", "dpo")
+TASKS = ("instruct", "chat", "classify", "token_classify", "seq2seq", "dpo")
 
 
 def _parse_options(pairs: tuple[str, ...]) -> dict:

@@ -27,7 +27,7 @@ _LAZY = {
     "instruction_prompt": "formatting",
     "METHODS": "methods", "TASKS": "methods", "LORA_TARGETS": "methods", "MethodInfo": "methods",
     "apply_method": "methods", "count_parameters": "methods",
-    "BottleneckAdapter": "adapters", "add_bottleneck_adapters": "adapters",
+    "BottleneckAdapter": "bottleneck", "add_bottleneck_adapters": "bottleneck",
     "TrainConfig": "trainer", "TrainResult": "trainer", "train": "trainer",
     "finetune": "tasks", "FinetuneResult": "tasks", "format_task": "tasks",
     "load_model_for_task": "io", "save_finetuned": "io", "load_finetuned": "io", "read_finetune_info": "io",

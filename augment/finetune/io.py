@@ -25,7 +25,7 @@ __all__ = ["resolve_model", "load_model_for_task", "base_fingerprint", "check_ba
            "load_finetuned", "read_finetune_info", "INFO_FILE"]
 
 INFO_FILE = "augment_finetune.json"
-_AUTO = {"instruct": "AutoModelForCausalLM", "classify": "AutoModelForSequenceClassification",
+_AUTO = {"instruct": "AutoModelForCausalLM", "chat": "AutoModelForCausalLM", "classify": "AutoModelForSequenceClassification",
          "token_classify": "AutoModelForTokenClassification", "seq2seq": "AutoModelForSeq2SeqLM"}
 
 

@@ -37,8 +37,8 @@ from augment.errors import ConfigError, MissingDependencyError
 __all__ = ["METHODS", "TASKS", "LORA_TARGETS", "MethodInfo", "apply_method", "count_parameters", "head_names"]
 
 METHODS = ("full", "lora", "prompt_tuning", "bitfit", "adapter")
-TASKS = ("instruct", "classify", "token_classify", "seq2seq")
-PEFT_TASK = {"instruct": "CAUSAL_LM", "classify": "SEQ_CLS", "token_classify": "TOKEN_CLS", "seq2seq": "SEQ_2_SEQ_LM"}
+TASKS = ("instruct", "chat", "classify", "token_classify", "seq2seq")
+PEFT_TASK = {"instruct": "CAUSAL_LM", "chat": "CAUSAL_LM", "classify": "SEQ_CLS", "token_classify": "TOKEN_CLS", "seq2seq": "SEQ_2_SEQ_LM"}
 
 LORA_TARGETS: dict[str, list[str]] = {
     "llama": ["q_proj", "k_proj", "v_proj", "o_proj"],
@@ -111,7 +111,7 @@ def count_parameters(model: Any) -> tuple[int, int]:
 
 def head_names(model: Any, task: str) -> list[str]:
     """Names of the task-head modules (classification heads); none for generation tasks."""
-    if task in ("instruct", "seq2seq"):
+    if task in ("instruct", "chat", "seq2seq"):
         return []
     return [n for n, _ in model.named_children() if n in HEAD_NAMES]
 
@@ -141,7 +141,7 @@ def apply_method(model: Any, method: str = "lora", *, task: str = "instruct", **
         if method == "bitfit":
             _apply_bitfit(model, options.get("add_biases"), notes)
         else:
-            from augment.finetune.adapters import add_bottleneck_adapters
+            from augment.finetune.bottleneck import add_bottleneck_adapters
 
             names = add_bottleneck_adapters(
                 model, bottleneck=int(options.get("bottleneck", 64)), activation=options.get("activation", "gelu"),

@@ -26,7 +26,7 @@ from augment.finetune.formatting import (
 )
 from augment.finetune.io import base_fingerprint, load_model_for_task, save_finetuned
 from augment.finetune.methods import METHODS, TASKS, MethodInfo, apply_method
-from augment.finetune.trainer import TrainConfig, TrainResult, train
+from augment.finetune.trainer import TrainConfig, TrainResult, default_loss, target_token_loss, train
 
 __all__ = ["finetune", "FinetuneResult", "format_task", "DEFAULT_LR"]
 
@@ -64,6 +64,10 @@ def format_task(task: str, records: Sequence[dict], tokenizer: Any, *, labels: l
     """Format ``records`` for ``task`` (see :mod:`augment.finetune.formatting`)."""
     if task == "instruct":
         return format_instruction(records, tokenizer, max_length=max_length, system=system)
+    if task == "chat":
+        from augment.finetune.chat import format_chat
+
+        return format_chat(records, tokenizer, max_length=max_length)
     if task == "classify":
         return format_classification(records, tokenizer, labels=labels, max_length=max_length)
     if task == "token_classify":
@@ -174,8 +178,10 @@ def finetune(
         checkpoint_dir=str(checkpoint_dir or out) if (checkpoint_dir or out) else None, save_every=save_every,
         mixed_precision=mixed_precision,
     )
+    # generation tasks learn a few answer tokens per sequence: compute logits only there
+    loss_fn = target_token_loss if task in ("instruct", "chat") and method != "prompt_tuning" else default_loss
     result = train(trained, train_fmt.features, config=cfg, eval_features=eval_fmt.features if eval_fmt else None,
-                   collate_fn=lambda feats: collate(feats, pad), eval_fn=eval_fn, callbacks=callbacks)
+                   collate_fn=lambda feats: collate(feats, pad), eval_fn=eval_fn, callbacks=callbacks, loss_fn=loss_fn)
     metrics = {"final_train_loss": result.losses[-1] if result.losses else None,
                "best_eval_loss": result.best_eval_loss, "steps": result.steps,
                "seconds_per_step": result.seconds_per_step}

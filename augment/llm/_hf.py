@@ -18,6 +18,8 @@ __all__ = [
     "template_supports",
     "messages_for_template",
     "tools_system_text",
+    "describe_tool",
+    "render_prompt",
     "find_stop",
     "stop_holdback",
     "PLAIN_ROLE_NAMES",
@@ -27,12 +29,10 @@ __all__ = [
 #: role labels of the plain fallback format (tokenizers without a chat template)
 PLAIN_ROLE_NAMES = {"system": "System", "user": "User", "assistant": "Assistant", "tool": "Tool"}
 
-#: how tools are described to a model whose chat template has no ``tools`` support
-TOOLS_SYSTEM_PROMPT = (
-    "You can call these tools. To call one, answer with a JSON object "
-    '{{"name": <tool name>, "arguments": <object of arguments>}}.\n'
-    "Tools (JSON schema):\n{tools}"
-)
+#: how tools are described to a model whose chat template has no ``tools`` support: one compact
+#: block per tool (name, description, one line per argument), not raw JSON schema. A small model
+#: reads it better, and it is about a third of the tokens (each agent step re-reads it).
+TOOLS_SYSTEM_PROMPT = "Tools:\n{tools}"
 
 
 def resolve_device(device: Any = None) -> str:
@@ -126,8 +126,61 @@ def template_supports(template: str | None, feature: str) -> bool:
 
 
 def tools_system_text(tools: list[dict[str, Any]]) -> str:
-    specs = [t.get("function", t) for t in tools]
-    return TOOLS_SYSTEM_PROMPT.format(tools=json.dumps(specs, ensure_ascii=False, indent=1))
+    """Describe OpenAI tool specs compactly, e.g.::
+
+        Tools:
+        - calculator: Evaluate an arithmetic expression.
+          expression (string, required): the expression to evaluate
+    """
+    return TOOLS_SYSTEM_PROMPT.format(tools="\n".join(describe_tool(t.get("function", t)) for t in tools))
+
+
+def describe_tool(spec: dict[str, Any]) -> str:
+    """One tool as text: ``- name: description`` then ``  arg (type, required|optional): help`` lines."""
+    params = spec.get("parameters") or {}
+    required = set(params.get("required") or [])
+    defs = params.get("$defs") or params.get("definitions") or {}
+    lines = [f"- {spec.get('name')}: {_first_paragraph(str(spec.get('description') or ''))}".rstrip(": ")]
+    for name, prop in (params.get("properties") or {}).items():
+        kind = _type_text(prop, defs)
+        need = "required" if name in required else "optional"
+        help_ = " ".join(str(prop.get("description") or "").split())
+        lines.append(f"  {name} ({kind}, {need})" + (f": {help_}" if help_ else ""))
+    return "\n".join(lines)
+
+
+def _first_paragraph(text: str, limit: int = 240) -> str:
+    """The first paragraph of a description on one line, cut at a sentence end near ``limit`` characters."""
+    para = " ".join(text.strip().split("\n\n", 1)[0].split())
+    if len(para) <= limit:
+        return para
+    cut = para.rfind(". ", 0, limit)
+    return para[: cut + 1] if cut > 0 else para[:limit].rstrip() + "..."
+
+
+def _type_text(prop: dict[str, Any], defs: dict[str, Any], depth: int = 0) -> str:
+    """A short type name for a JSON-schema property: ``string``, ``integer``, ``one of 'a', 'b'``, ``list of number``."""
+    if depth > 3:
+        return "value"
+    if "$ref" in prop and isinstance(prop["$ref"], str):
+        prop = defs.get(prop["$ref"].rsplit("/", 1)[-1], {})
+    if "enum" in prop:
+        return "one of " + ", ".join(json.dumps(v, ensure_ascii=False) for v in prop["enum"])
+    if "const" in prop:
+        return json.dumps(prop["const"], ensure_ascii=False)
+    options = prop.get("anyOf") or prop.get("oneOf")
+    if options:
+        kinds = [_type_text(o, defs, depth + 1) for o in options if o.get("type") != "null"]
+        return " or ".join(dict.fromkeys(kinds)) or "value"
+    kind = prop.get("type")
+    if isinstance(kind, list):
+        return " or ".join(k for k in kind if k != "null") or "value"
+    if kind == "array":
+        return "list of " + _type_text(prop.get("items") or {}, defs, depth + 1)
+    if kind == "object":
+        keys = list((prop.get("properties") or {}))
+        return "object" + (f" with {', '.join(keys)}" if keys else "")
+    return str(kind or "value")
 
 
 def messages_for_template(
@@ -156,6 +209,20 @@ def messages_for_template(
         else:
             dicts.insert(0, {"role": "system", "content": text})
     return dicts, pass_tools
+
+
+def render_prompt(tokenizer: Any, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> str:
+    """The exact prompt text for ``messages`` (+ ``tools``): the tokenizer's chat template with the
+    generation prompt, or :func:`plain_prompt` when it has none. Shared by inference and fine-tuning,
+    so an adapter is trained on the very text it will see."""
+    template = getattr(tokenizer, "chat_template", None)
+    if not template:
+        if tools:
+            messages = [Message.system(tools_system_text(tools))] + list(messages)
+        return plain_prompt(messages)
+    dicts, pass_tools = messages_for_template(messages, template, tools)
+    extra = {"tools": tools} if pass_tools else {}
+    return tokenizer.apply_chat_template(dicts, tokenize=False, add_generation_prompt=True, **extra)
 
 
 def find_stop(text: str, stops: list[str]) -> int | None:

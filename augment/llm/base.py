@@ -112,6 +112,18 @@ def normalize_tools(tools: Any) -> list[dict[str, Any]] | None:
     return out
 
 
+def _check_unicode(text: str, where: str) -> None:
+    """Raise :class:`InvalidMessagesError` for text that cannot be encoded (a lone surrogate), before a tokenizer fails on it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InvalidMessagesError(
+            f"{where} holds a character that is not valid Unicode text ({e.object[e.start:e.end]!r} at "
+            f"position {e.start}, e.g. a lone surrogate from a broken decode); fix the text, e.g. "
+            "text.encode('utf-8', 'replace').decode('utf-8')"
+        ) from None
+
+
 def _normalize_one(m: Any, i: int) -> Message:
     if isinstance(m, dict):
         unknown = set(m) - {"role", "content", "tool_calls", "tool_call_id", "name"}
@@ -130,6 +142,7 @@ def _normalize_one(m: Any, i: int) -> Message:
         raise InvalidMessagesError(
             f"message {i} ({m.role}) has content of type {type(m.content).__name__}; content must be a str"
         )
+    _check_unicode(m.content, f"message {i} ({m.role})")
     for tc in m.tool_calls:
         if not isinstance(tc, ToolCall):
             raise InvalidMessagesError(f"message {i}: tool_calls must be augment ToolCall objects or OpenAI dicts")
@@ -141,6 +154,7 @@ def normalize_messages(messages: MessagesLike) -> list[Message]:
     if isinstance(messages, str):
         if not messages.strip():
             raise InvalidMessagesError("the prompt is empty; pass a non-empty string or a list of messages")
+        _check_unicode(messages, "the prompt")
         return [Message.user(messages)]
     if isinstance(messages, (Message, dict)):
         messages = [messages]

@@ -48,6 +48,8 @@ __all__ = [
     "tool_call_schema",
     "format_instruction",
     "add_instruction",
+    "constrained_messages",
+    "reply_json",
     "parse_constrained",
     "FINAL_ANSWER",
     "CLOSE_BUDGET",
@@ -59,11 +61,10 @@ FINAL_ANSWER = "final_answer"
 CLOSE_BUDGET = 48
 
 TOOLS_INSTRUCTION = (
-    'Reply with exactly one JSON object. To call a tool write {{"name": <tool name>, "arguments": {{...}}}} '
-    "using the tools listed below.{final}"
+    'Reply with one JSON object: {{"name": <tool name>, "arguments": {{...}}}} to call one of the tools below.{final}'
 )
 FINAL_INSTRUCTION = (
-    ' When the task is solved, or needs no tool, write {"name": "final_answer", "arguments": {"answer": <your answer>}}.'
+    ' To answer (when the task is solved or needs no tool): {"name": "final_answer", "arguments": {"answer": <your answer>}}.'
 )
 JSON_INSTRUCTION = "Reply with exactly one JSON value that matches this JSON schema:\n{schema}"
 
@@ -184,6 +185,22 @@ def add_instruction(messages: list[Message], instruction: str) -> list[Message]:
     else:
         msgs.insert(0, Message.system(instruction))
     return msgs
+
+
+def constrained_messages(messages: list[Message], options: GenerateOptions) -> list[Message]:
+    """The conversation as the model sees it under constraint: the format instruction added to the system turn."""
+    return add_instruction(messages, format_instruction(options))
+
+
+def reply_json(message: Message) -> str:
+    """The exact text constrained decoding produces for an assistant ``message`` when tools are on:
+    ``{"name": ..., "arguments": {...}}`` for its (first) tool call, else the ``final_answer`` object.
+    Fine-tuning uses it as the target, so training and decoding agree to the byte (argument keys
+    must be in the tool schema's property order, as the grammar emits them)."""
+    if message.tool_calls:
+        call = message.tool_calls[0]
+        return json.dumps({"name": call.name, "arguments": call.arguments or {}}, ensure_ascii=False)
+    return json.dumps({"name": FINAL_ANSWER, "arguments": {"answer": message.content}}, ensure_ascii=False)
 
 
 # ---- parsing ---------------------------------------------------------------
@@ -332,8 +349,7 @@ def constrained_generate(llm: Any, conversations: list[list[Message]], options: 
         schema = _response_schema(options.response_format or {})
     engine = _engine(llm)
     compiled = engine.compile(schema)
-    instruction = format_instruction(options)
-    prompts = [llm.render_prompt(add_instruction(c, instruction), tools=options.tools) for c in conversations]
+    prompts = [llm.render_prompt(constrained_messages(c, options), tools=options.tools) for c in conversations]
     run_options = options.model_copy(update={"max_tokens": options.max_tokens + CLOSE_BUDGET, "stop": []})
     eos = list(getattr(llm, "_eos_ids", None) or [llm.tokenizer.eos_token_id])
     processor = GrammarLogitsProcessor(engine, compiled, len(prompts), options.max_tokens, eos)

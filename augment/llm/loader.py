@@ -25,12 +25,23 @@ from typing import Any, Mapping, Sequence, Union
 from augment.errors import ConfigError, ModelNotFoundError
 from augment.llm.base import LLM
 
-__all__ = ["load_llm", "AdapterSpec"]
+__all__ = ["load_llm", "AdapterSpec", "DEFAULT_ADAPTER"]
 
 AdapterSpec = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]], Mapping[str, Union[str, os.PathLike]]]
 
 
-def load_llm(spec: str | os.PathLike | None = None, *, adapter: AdapterSpec | None = None, **kwargs: Any) -> LLM:
+class _DefaultAdapter:
+    """Sentinel of ``load_llm(adapter=...)``: the shipped adapter for the embedded default model, nothing otherwise."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT_ADAPTER"
+
+
+#: ``load_llm()``'s default ``adapter``: augment's own adapter on the embedded default model (``None`` turns it off)
+DEFAULT_ADAPTER: Any = _DefaultAdapter()
+
+
+def load_llm(spec: str | os.PathLike | None = None, *, adapter: AdapterSpec | None = DEFAULT_ADAPTER, **kwargs: Any) -> LLM:
     """Load a model from ``spec`` (see the module docstring).
 
     Local models accept ``dtype=`` (``"auto"``: bf16 on CPUs with native
@@ -42,6 +53,11 @@ def load_llm(spec: str | os.PathLike | None = None, *, adapter: AdapterSpec | No
     ``OpenAICompatibleLLM`` (``base_url=``, ``api_key=``, ``timeout=``...).
     """
     llm = _load(spec, kwargs)
+    if adapter is DEFAULT_ADAPTER:
+        from augment.llm.defaults import DEFAULT_ADAPTER_NAME, default_adapter_path
+
+        shipped = default_adapter_path() if spec in (None, "default") else None
+        adapter = {DEFAULT_ADAPTER_NAME: shipped} if shipped is not None else None
     if adapter is not None:
         if not hasattr(llm, "load_adapter"):
             raise ConfigError(f"adapter= needs a local model; {spec!r} is served remotely (pass the adapter's served name as model)")

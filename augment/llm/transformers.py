@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 from augment.errors import ConfigError, ContextLengthError, ModelLoadError, ModelNotFoundError
 from augment.llm import _hf
-from augment.llm.adapters import AdapterMixin
+from augment.llm.lora import AdapterMixin
 from augment.llm.base import LLM, GenerateOptions, MessagesLike, StreamItem, normalize_messages, normalize_tools
 from augment.types import Completion, Message, Usage
 
@@ -170,16 +170,7 @@ class TransformersLLM(AdapterMixin, LLM):
 
     def render_prompt(self, messages: MessagesLike, tools: Any = None, **_: Any) -> str:
         """The exact text the model sees for ``messages`` (with ``tools`` described when given)."""
-        msgs = normalize_messages(messages)
-        tools = normalize_tools(tools)
-        template = getattr(self.tokenizer, "chat_template", None)
-        if not template:
-            if tools:
-                msgs = [Message.system(_hf.tools_system_text(tools))] + msgs
-            return _hf.plain_prompt(msgs)
-        dicts, pass_tools = _hf.messages_for_template(msgs, template, tools)
-        extra = {"tools": tools} if pass_tools else {}
-        return self.tokenizer.apply_chat_template(dicts, tokenize=False, add_generation_prompt=True, **extra)
+        return _hf.render_prompt(self.tokenizer, normalize_messages(messages), normalize_tools(tools))
 
     def count_tokens(self, text: str) -> int:
         """Exact number of tokens of ``text`` for this tokenizer."""

@@ -163,10 +163,13 @@ def format_number(value: int | float) -> str:
 
 
 class Calculator(Tool):
-    """Evaluate an arithmetic expression, e.g. '2 * (3 + 4)' or 'sqrt(2) * pi'.
+    """Evaluate an arithmetic expression built from the numbers of the task.
 
     Supports + - * / // % ** (power), parentheses, the constants pi, e, tau and
     math functions such as sqrt, log, sin, cos, round, factorial.
+
+    (The description shown to models has no example expression on purpose: a
+    small model copies examples into unrelated calls.)
 
     >>> Calculator(max_digits=50).call({"expression": "2 ** 10"})
     '1024'
@@ -182,6 +185,6 @@ class Calculator(Tool):
 
     def forward(self, expression: str) -> str:
         """Args:
-            expression: the arithmetic expression to evaluate, e.g. '(3 + 4) * 2' or 'sqrt(16)'
+            expression: numbers and operators + - * / ** % ( ), functions sqrt, round, factorial
         """
         return format_number(evaluate(expression, self.max_length, self.max_digits))

@@ -86,10 +86,14 @@ def test_max_steps_returns_incomplete_result():
     assert "without a final answer" in result.trace()
 
 
-def test_repeated_call_is_answered_with_a_hint():
+def test_repeated_call_is_not_rerun_and_the_next_turn_must_answer():
     call = {"expression": "2 + 2"}
-    result = Agent(FakeLLM([ToolCall("calculator", call), ToolCall("calculator", call), "4"]), [CALC]).run("2+2")
-    assert result.steps[1].observation.startswith("4 (you already called calculator")
+    llm = FakeLLM([ToolCall("calculator", call), ToolCall("calculator", call), "4"])
+    result = Agent(llm, [CALC]).run("2+2")
+    # the earlier result, clean (no agent note the model could copy into its answer)
+    assert result.steps[1].observation == "4" and result.steps[1].error == "repeated"
+    assert [c.options.tool_choice for c in llm.calls] == ["auto", "auto", "none"]
+    assert result.answer == "4" and result.complete
 
 
 def test_parallel_calls_in_one_completion_are_all_run():

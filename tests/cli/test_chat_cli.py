@@ -18,7 +18,7 @@ def use_llm(monkeypatch):
     asked = []
 
     def install(llm):
-        import augment.cli.chat as chat_mod
+        import augment.cli.chat_cmd as chat_mod
 
         monkeypatch.setattr(chat_mod, "load_llm", lambda spec=None: asked.append(spec) or llm)
         return asked
@@ -74,10 +74,10 @@ def test_collection_delegates_to_rag(use_llm, monkeypatch):
     llm = FakeLLM([])
     use_llm(llm)
     calls = []
-    fake = types.ModuleType("augment.cli.rag_chat")
+    fake = types.ModuleType("augment.cli._rag_chat")
     fake.rag_ask = lambda llm_, question, **kw: calls.append(("ask", llm_, question, kw))
     fake.rag_chat = lambda llm_, **kw: calls.append(("chat", llm_, kw))
-    monkeypatch.setitem(sys.modules, "augment.cli.rag_chat", fake)
+    monkeypatch.setitem(sys.modules, "augment.cli._rag_chat", fake)
     runner = CliRunner()
     assert runner.invoke(main, ["ask", "Q?", "--collection", "docs", "--db", "d", "--max-tokens", "9"]).exit_code == 0
     assert runner.invoke(main, ["chat", "--collection", "docs", "--chroma-url", "http://x"]).exit_code == 0

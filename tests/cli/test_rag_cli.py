@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from augment.cli.rag_chat import rag_ask, rag_chat
+from augment.cli._rag_chat import rag_ask, rag_chat
 from augment.errors import StoreError
 from augment.llm.fake import FakeLLM
 

@@ -13,30 +13,10 @@ import sys
 
 import click
 
+from augment.cli._common import open_store, store_options
 from augment.errors import AugmentError
 
-__all__ = ["ingest", "collections", "store_options", "open_store"]
-
-
-def store_options(fn):  # type: ignore[no-untyped-def]
-    """The ``--db`` / ``--chroma-url`` options shared by the commands that open a store."""
-    fn = click.option("--chroma-url", default=None, metavar="URL",
-                      help="A Chroma server (start one with `chroma run --path DIR --port 8000`).")(fn)
-    fn = click.option("--db", default=None, metavar="DIR", type=click.Path(file_okay=False),
-                      help="Folder of the embedded Chroma store [default: $AUGMENT_CHROMA_DIR or ./.augment/chroma].")(fn)
-    return fn
-
-
-def open_store(collection: str, db: str | None, chroma_url: str | None, embedder=None, create: bool = True):  # type: ignore[no-untyped-def]
-    """A :class:`~augment.retrieval.store.ChromaStore` from the CLI options (errors become click errors)."""
-    from augment.retrieval.store import ChromaStore
-
-    if db and chroma_url:
-        raise click.UsageError("Give --db or --chroma-url, not both.")
-    try:
-        return ChromaStore(collection, path=db, url=chroma_url, embedder=embedder, create=create)
-    except AugmentError as e:
-        raise click.ClickException(str(e)) from e
+__all__ = ["ingest", "collections"]
 
 
 @click.command()

@@ -1,6 +1,6 @@
 """``augment ask --collection`` and ``augment chat --collection``: RAG over a Chroma collection.
 
-``augment/cli/chat.py`` parses the options and calls :func:`rag_ask` / :func:`rag_chat`
+``augment/cli/chat_cmd.py`` parses the options and calls :func:`rag_ask` / :func:`rag_chat`
 when ``--collection`` is given. Both print the checked answer and the cited
 sources (number, source path, score); chat keeps the conversation history.
 

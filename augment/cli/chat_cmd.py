@@ -3,7 +3,7 @@
 Both take ``--model`` (any :func:`augment.llm.loader.load_llm` spec; default:
 the embedded SmolLM2-135M-Instruct) and ``--max-tokens``. With
 ``--collection NAME`` they answer over a Chroma collection with cited sources
-(see :mod:`augment.cli.rag_chat`).
+(see :mod:`augment.cli._rag_chat`).
 
 Chat commands: ``/reset`` forgets the conversation, ``/exit`` (or end of
 input) quits.
@@ -14,51 +14,27 @@ input) quits.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import Any
 
 import click
 
-__all__ = ["chat", "ask", "load_llm"]
+from augment.cli._common import fail, load_llm, model_option, store_options
+
+__all__ = ["chat", "ask", "run_chat"]
 
 EXIT_COMMANDS = {"/exit", "/quit"}
 RESET_COMMANDS = {"/reset"}
 
 
-def load_llm(spec: str | None = None) -> Any:
-    """Load the model for a command (quietly: no transformers progress bars)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    except ImportError:  # pragma: no cover - transformers is a core dependency
-        pass
-    from augment.llm.loader import load_llm as _load
-
-    return _load(spec or None)
-
-
 def _model_options(f: Any) -> Any:
-    f = click.option("--chroma-url", default=None, help="Chroma server URL (instead of --db).")(f)
-    f = click.option("--db", default=None, type=click.Path(file_okay=False), help="Chroma folder (with --collection).")(f)
+    f = store_options(f)
     f = click.option("--collection", default=None, help="Answer over this Chroma collection, with sources.")(f)
     f = click.option("--max-tokens", default=256, show_default=True, type=click.IntRange(min=1),
                      help="Maximum new tokens per answer.")(f)
-    f = click.option("--model", "-m", default=None,
-                     help="Model spec: a folder, a .gguf file, hf:ORG/NAME or openai:MODEL (default: embedded SmolLM2).")(f)
+    f = model_option(f)
     return f
-
-
-def _fail(e: Exception) -> None:
-    from augment.errors import AugmentError
-
-    if isinstance(e, AugmentError):
-        raise click.ClickException(str(e)) from e
-    raise e
 
 
 @click.command()
@@ -71,14 +47,14 @@ def ask(question: str, model: str | None, max_tokens: int, collection: str | Non
     try:
         llm = load_llm(model)
         if collection:
-            from augment.cli.rag_chat import rag_ask
+            from augment.cli._rag_chat import rag_ask
 
             rag_ask(llm, question, collection=collection, db=db, chroma_url=chroma_url, max_tokens=max_tokens)
             return
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
         click.echo(llm.complete(messages, max_tokens=max_tokens).text)
     except Exception as e:  # AugmentError -> clean message, anything else is a bug
-        _fail(e)
+        fail(e)
 
 
 @click.command()
@@ -91,13 +67,13 @@ def chat(model: str | None, max_tokens: int, collection: str | None, db: str | N
     try:
         llm = load_llm(model)
         if collection:
-            from augment.cli.rag_chat import rag_chat
+            from augment.cli._rag_chat import rag_chat
 
             rag_chat(llm, collection=collection, db=db, chroma_url=chroma_url, max_tokens=max_tokens)
             return
         run_chat(llm, system=system, max_tokens=max_tokens, stats=stats)
     except Exception as e:
-        _fail(e)
+        fail(e)
 
 
 def run_chat(llm: Any, *, system: str | None = None, max_tokens: int = 256, stats: bool = False,
