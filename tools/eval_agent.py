@@ -103,7 +103,10 @@ def run_row(llm: Any, label: str, args: Any) -> dict[str, Any]:
               f"valid calls, {row['seconds']:.1f}s | {trace}", flush=True)
 
     rep = evaluate_agent(llm, args.tasks, args.tools, max_steps=args.max_steps, max_tokens=args.max_tokens,
-                         limit=args.limit, pages=PAGES, progress=False, on_task=show)
+                         limit=args.limit, pages=PAGES, progress=False, on_task=show,
+                         max_seconds=args.max_minutes * 60 if args.max_minutes else None)
+    if rep.meta["skipped"]:
+        print(f"  [{label}] stopped after --max-minutes: {rep.meta['skipped']} task(s) not run", flush=True)
     if args.out:
         rep.save(Path(args.out) / f"agent_{label}.json")
     print(f"== {label}: {json.dumps(rep.metrics)}", flush=True)
@@ -200,6 +203,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--rows", default=None, help="with --compare, only these comparison rows (e.g. no_adapter,smolagents)")
     p.add_argument("--max-steps", type=int, default=4)
     p.add_argument("--max-tokens", type=int, default=96)
+    p.add_argument("--max-minutes", type=float, default=None, help="per row: start no new item after this long")
     p.add_argument("--dtype", default=None, help="model dtype for load_llm (default: its choice)")
     p.add_argument("--out", default=None, help="folder for the JSON reports (one per row, with every trace)")
     args = p.parse_args(argv)
@@ -231,7 +235,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"{name:<13}  {r['note']}")
             continue
         print(f"{name:<13}{r['valid_calls']:>8}/{r['tool_calls']:<5}{pct(r['valid_call_rate']):>8}"
-              f"{pct(r['task_success']):>10}{r['steps_per_task']:>7}{r['s_per_task']:>9}")
+              f"{pct(r['task_success']):>10}{str(r['steps_per_task']):>7}{str(r['s_per_task']):>9}")
         print(f"{'':<13}per category: " + ", ".join(f"{c} {pct(v)}" for c, v in r["success_by_category"].items()))
     default = rows.pop("default")
     final = {**default, "model": llm.model_name, "dtype": dtype_of(llm), "adapter": adapter_of(llm), "cpu": cpu_model(),

@@ -48,17 +48,18 @@ def load_default(dtype: str | None = None) -> Any:
 def load_without_adapter(default: Any, dtype: str | None = None) -> tuple[Any | None, str]:
     """``(load_llm(adapter=None), note)``; ``(None, why)`` when that would be the same model as ``default``.
 
-    Until the default model ships an adapter, ``load_llm()`` has none and ``adapter=None`` is its
-    plain default, so the "without adapter" row would repeat the default row: it is skipped and
+    While ``load_llm()`` runs no adapter (none shipped yet, or a ``load_llm`` whose ``adapter=``
+    defaults to None), the "without adapter" row would repeat the default row: it is skipped and
     the note says so.
     """
     from augment.llm.loader import load_llm
 
     param = inspect.signature(load_llm).parameters.get("adapter")
     takes_off_switch = param is not None and param.default is not None
-    if adapter_of(default) is None and not takes_off_switch:
-        return None, ("skipped: load_llm() loads no adapter yet (its adapter= defaults to None), "
-                      "so load_llm(adapter=None) is the default row")
+    if adapter_of(default) is None:
+        why = ("load_llm() loaded no adapter (none is shipped in this install)" if takes_off_switch
+               else "load_llm() loads no adapter yet (its adapter= defaults to None)")
+        return None, f"skipped: {why}, so load_llm(adapter=None) is the default row"
     kwargs: dict[str, Any] = {"adapter": None}
     if dtype:
         kwargs["dtype"] = dtype

@@ -39,7 +39,9 @@ DATA = ROOT / "tests" / "data" / "rag_eval"
 def run_row(llm: Any, label: str, args: Any, store: str, embedder: Any) -> dict[str, Any]:
     options = {"max_tokens": args.max_tokens} if args.max_tokens else {}
     rep = evaluate_rag(args.docs, args.qa, llm, k=args.k, store_dir=store, embedder=embedder, limit=args.limit,
-                       progress=False, **options)
+                       progress=False, max_seconds=args.max_minutes * 60 if args.max_minutes else None, **options)
+    if rep.meta["skipped"]:
+        print(f"  [{label}] stopped after --max-minutes: {rep.meta['skipped']} question(s) not asked", flush=True)
     for r in rep.predictions:
         mark = ("OK " if r.get("span_in_answer") else "BAD") if r["answerable"] else ("ABST" if r.get("abstained") else "ANSW")
         cites = ",".join(f"{c['n']}{'+' if c.get('holds_span') else ''}" for c in r.get("citations", []))
@@ -59,6 +61,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--limit", type=int, default=None, help="ask N questions (answerable and unanswerable mixed)")
     p.add_argument("--compare", action="store_true", help="add the row without the adapter")
     p.add_argument("--max-tokens", type=int, default=None, help="max new tokens per answer (default: RAG's)")
+    p.add_argument("--max-minutes", type=float, default=None, help="per row: start no new item after this long")
     p.add_argument("--dtype", default=None, help="model dtype for load_llm (default: its choice)")
     p.add_argument("--out", default=None, help="folder for the JSON reports (one per row, one line per question)")
     args = p.parse_args(argv)
@@ -85,7 +88,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"{name:<12}  {r['note']}")
             continue
         print(f"{name:<12}{pct(r[hit]):>10}{pct(r['span_in_answer']):>7}{pct(r['citation_precision']):>11}"
-              f"{pct(r['abstain_unanswerable']):>13}{pct(r['abstain_answerable']):>14}{r['s_per_answer']:>10}")
+              f"{pct(r['abstain_unanswerable']):>13}{pct(r['abstain_answerable']):>14}{str(r['s_per_answer']):>10}")
     default = rows.pop("default")
     final = {**default, "model": llm.model_name, "dtype": dtype_of(llm), "adapter": adapter_of(llm), "cpu": cpu_model(),
              "qa_file": str(args.qa), **rows}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from augment.cli._common import model_option
 from augment.errors import AugmentError
 
 __all__ = ["eval_cmd"]
@@ -86,13 +87,11 @@ def _model_options(fn):  # type: ignore[no-untyped-def]
     fn = click.option("--no-adapter", is_flag=True,
                       help="Load the model without the adapter it loads by default (load_llm(adapter=None)).")(fn)
     fn = click.option("--adapter", default=None, help="Path of a LoRA/PEFT adapter to load on the model.")(fn)
-    fn = click.option("--model", "-m", "model", default=None,
-                      help="Model spec for load_llm: a folder, a .gguf, hf:ORG/NAME, openai:MODEL (default: embedded SmolLM2).")(fn)
-    return fn
+    return model_option(fn)
 
 
 def _load_model(model, adapter, no_adapter):  # type: ignore[no-untyped-def]
-    from augment.llm.loader import load_llm
+    from augment.cli._common import load_llm
 
     if adapter and no_adapter:
         raise click.UsageError("give --adapter PATH or --no-adapter, not both")

@@ -215,7 +215,7 @@ def agent_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def evaluate_agent(llm: Any, tasks: str | Path | Sequence[dict[str, Any]], tools: Any = None, *, max_steps: int = 4,
                    max_tokens: int = 96, limit: int | None = None, pages: dict[str, str] | str | Path | None = None,
                    system_prompt: str | None = None, report: str | Path | None = None, progress: bool = True,
-                   on_task: Any = None) -> EvalReport:
+                   on_task: Any = None, max_seconds: float | None = None) -> EvalReport:
     """Run ``Agent(llm, tools)`` on every task, score it, optionally write ``report`` (JSON).
 
     ``llm``: any augment LLM, or a ready :class:`~augment.agent.Agent` (then ``tools``,
@@ -257,6 +257,8 @@ def evaluate_agent(llm: Any, tasks: str | Path | Sequence[dict[str, Any]], tools
     start = time.perf_counter()
     with serve_pages(pages) if needs_pages and pages is not None else contextlib.nullcontext("") as url:
         for t in tqdm(raw, desc="agent eval", unit="task", disable=not progress):
+            if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                break
             task = {**t, "task": _substitute(t["task"], url or None)}
             t0 = time.perf_counter()
             try:
@@ -270,6 +272,7 @@ def evaluate_agent(llm: Any, tasks: str | Path | Sequence[dict[str, Any]], tools
             if on_task is not None:
                 on_task(row)
     meta = {"tools": agent.tools.names, "max_steps": agent.max_steps, "options": agent.options,
+            "skipped": len(raw) - len(rows),
             "adapter": getattr(agent.llm, "active_adapter", None)}
     rep = EvalReport(agent_metrics(rows), rows, program=f"Agent({_describe(agent.llm)})",
                      seconds=time.perf_counter() - start, errors=errors, meta=meta)

@@ -247,7 +247,8 @@ def rag_metrics(rows: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
 def evaluate_rag(docs: str | Path, qa: str | Path | Sequence[dict[str, Any]], llm: Any, *, k: int = 5,
                  store_dir: str | Path | None = None, collection: str | None = None, embedder: Any = None,
                  retriever: str = "hybrid", limit: int | None = None, report: str | Path | None = None,
-                 progress: bool = True, check_spans: bool = True, **rag_options: Any) -> EvalReport:
+                 progress: bool = True, check_spans: bool = True, max_seconds: float | None = None,
+                 **rag_options: Any) -> EvalReport:
     """Ingest ``docs``, answer every question of ``qa`` with ``RAG(llm, retriever, k=k)``, score, report.
 
     ``llm``: any augment LLM (``load_llm()``, ``load_llm(adapter=None)``, a remote model, ``FakeLLM``).
@@ -256,6 +257,7 @@ def evaluate_rag(docs: str | Path, qa: str | Path | Sequence[dict[str, Any]], ll
     packaged all-MiniLM-L6-v2. ``retriever``: ``hybrid`` (the default RAG retriever), ``dense`` or
     ``bm25``. ``rag_options`` go to :class:`~augment.rag.RAG` (``max_tokens=``, ``score_threshold=``...).
     ``check_spans``: each answer span must appear in its source file (else :class:`DataError`).
+    ``max_seconds``: ask no new question after this long (``meta["skipped"]`` counts the others).
 
     >>> from augment.llm.fake import FakeLLM   # doctest: +SKIP
     >>> rep = evaluate_rag("manual/", "qa.jsonl", load_llm(), report="rag.json")   # doctest: +SKIP
@@ -291,6 +293,8 @@ def evaluate_rag(docs: str | Path, qa: str | Path | Sequence[dict[str, Any]], ll
         rows: list[dict[str, Any]] = []
         errors = 0
         for item in tqdm(items, desc="rag eval", unit="question", disable=not progress):
+            if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                break
             row = {"id": item["id"], "question": item["question"], "answerable": item["answerable"],
                    "expected": item["answers"], "sources": item["sources"]}
             t0 = time.perf_counter()
@@ -302,7 +306,7 @@ def evaluate_rag(docs: str | Path, qa: str | Path | Sequence[dict[str, Any]], ll
                 row.update(error=f"{type(e).__name__}: {e}", citations=[])
             row["seconds"] = round(time.perf_counter() - t0, 3)
             rows.append(row)
-        meta = {"docs": str(root), "k": k, "retriever": retriever, "collection": name,
+        meta = {"docs": str(root), "k": k, "retriever": retriever, "collection": name, "skipped": len(items) - len(rows),
                 "store": str(store_dir) if store_dir else "(temporary)", "chunks": store.count(),
                 "ingest": {"files": ingested.files, "unchanged": ingested.unchanged, "failed": ingested.failed,
                            "seconds": round(ingested.seconds, 2)},

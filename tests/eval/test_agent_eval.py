@@ -62,6 +62,11 @@ def test_metrics_on_hand_checked_traces(tmp_path):
     assert saved["metrics"] == m and saved["meta"]["tools"] == ["lookup", "convert_units", "calculator", "now"]
 
 
+def test_time_budget_stops_starting_tasks(tmp_path):
+    rep = evaluate_agent(FakeLLM([]), _tasks_file(tmp_path), "calculator", max_seconds=0.0, progress=False)
+    assert rep.n == 0 and rep.meta["skipped"] == 4 and rep.metrics["task_success"] is None
+
+
 def test_pages_are_served_for_url_tasks_and_year_is_substituted(tmp_path):
     year = dt.datetime.now(dt.timezone.utc).year
     rows = [{"id": "p1", "category": "http_get", "task": "Read {url}/note.txt: what is the code?",

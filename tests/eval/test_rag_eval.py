@@ -91,6 +91,13 @@ def test_limit_keeps_unanswerable_questions(tmp_path):
     assert [r["id"] for r in rep.predictions] == ["q1", "q2", "q3"]
 
 
+def test_time_budget_stops_asking(tmp_path):
+    docs, qa = _write(tmp_path)
+    rep = evaluate_rag(docs, qa, FakeLLM(REPLIES), k=2, retriever="bm25", embedder=FakeEmbedder(), max_seconds=0.0,
+                       progress=False)
+    assert rep.n == 0 and rep.meta["skipped"] == 5 and rep.metrics["span_in_answer"] is None
+
+
 def test_the_project_set_is_consistent():
     items = load_qa(DATA / "qa.jsonl", DATA / "docs")  # every span is in its source file
     answerable = [i for i in items if i["answerable"]]
