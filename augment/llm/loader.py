@@ -50,7 +50,10 @@ def load_llm(spec: str | os.PathLike | None = None, *, adapter: AdapterSpec | No
     (``"error"`` or ``"left"``); GGUF files and the default also
     ``cache_dir=`` (where the converted copy goes). ``adapter=`` loads LoRA
     adapters: a path, a list of paths (the last one is active) or a
-    ``{name: path}`` dict. ``"openai:model"`` passes ``kwargs`` to
+    ``{name: path}`` dict. By default the embedded model gets augment's own
+    adapter (named ``"augment"``, tuned for tool calls and grounded answers,
+    see :func:`augment.llm.defaults.default_adapter_path`); ``adapter=None``
+    loads the plain model. ``"openai:model"`` passes ``kwargs`` to
     ``OpenAICompatibleLLM`` (``base_url=``, ``api_key=``, ``timeout=``...).
     """
     llm = _load(spec, kwargs)
