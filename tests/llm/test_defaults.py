@@ -96,3 +96,28 @@ def test_spec_errors_name_the_fix(tmp_path):
         load_llm(42)
     with pytest.raises(ConfigError, match="unknown load_llm option.*dtpye"):
         load_llm(dtpye="float32")  # a typo is caught before any loading
+
+
+@pytest.mark.real_model
+def test_the_default_model_loads_augments_adapter_and_none_turns_it_off(default_llm):
+    import json
+
+    from augment.llm.defaults import DEFAULT_ADAPTER_NAME, default_adapter_path
+    from augment.llm.loader import load_llm
+
+    path = default_adapter_path()
+    assert path is not None and path.parent.name == "llm"  # shipped inside the package
+    assert sum(p.stat().st_size for p in path.iterdir()) < 8_000_000  # a few MB
+    info = json.loads((path / "augment_finetune.json").read_text())
+    assert info["method"] == "lora" and info["task"] == "chat"
+    assert default_llm.adapters == [DEFAULT_ADAPTER_NAME] and default_llm.active_adapter == DEFAULT_ADAPTER_NAME
+    plain = load_llm(adapter=None)
+    assert plain.adapters == [] and plain.active_adapter is None
+    prompt = [{"role": "user", "content": "Say hello."}]
+    # the adapter changes what the model does (here: the constrained reply to a no-tool request)
+    from augment.tools import builtin
+
+    tools = [builtin("calculator")]
+    tuned = default_llm.complete(prompt, tools=tools, max_tokens=24)
+    assert tuned.text and not tuned.tool_calls
+    assert plain.render_prompt(prompt) == default_llm.render_prompt(prompt)
