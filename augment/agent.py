@@ -129,13 +129,15 @@ class Agent:
         for event in agent.stream("What is 2 ** 10?"):
             print(event)                           # AgentStep objects, then the AgentResult
 
+    ``guard`` (an :class:`augment.guard.ToolGuard`) checks every tool call before it
+    runs: a denied call becomes an observation with error ``"denied"``.
     ``memory=True`` keeps earlier tasks and answers in the conversation of
     later runs (:meth:`reset` forgets them). ``options`` are generation
     options for every step (default ``max_tokens=256``, greedy).
     """
 
     def __init__(self, llm: LLM, tools: ToolsLike = None, max_steps: int = 8, system_prompt: str | None = None,
-                 memory: bool = False, options: dict[str, Any] | None = None):
+                 memory: bool = False, options: dict[str, Any] | None = None, guard: Any = None):
         if not isinstance(llm, LLM):
             raise ConfigError(f"Agent needs an augment LLM (load_llm(), FakeLLM...), got {type(llm).__name__}")
         if not isinstance(max_steps, int) or max_steps < 1:
@@ -147,6 +149,7 @@ class Agent:
         self.memory = memory
         self.history: list[Message] = []
         self.options = {"max_tokens": 256, **(options or {})}
+        self.guard = guard  # an augment.guard.ToolGuard: policy, approval, audit log, data marking of each call
         if "tools" in self.options or "tool_choice" in self.options:
             raise ConfigError("pass tools to Agent(llm, tools=...), not in options")
 
@@ -170,6 +173,8 @@ class Agent:
             raise ConfigError("the task is empty; pass the task as a non-empty string")
         start = time.perf_counter()
         messages = self._start(task)
+        if self.guard is not None:
+            self.guard.start(task)
         steps: list[AgentStep] = []
         seen: dict[str, str] = {}
         answer: str | None = None
@@ -230,6 +235,10 @@ class Agent:
         if key in seen:
             return (f"{seen[key]} (you already called {call.name} with these arguments; "
                     "use this result and give the final answer)"), None
+        if self.guard is not None:  # may deny ("denied"), replay a saved result, or raise ApprovalRequired
+            verdict = self.guard.before_call(call, self.tools.get(call.name))
+            if verdict is not None:
+                return verdict
         try:
             observation = self.tools.get(call.name).call(call.arguments)
         except ToolValidationError as e:
@@ -243,6 +252,8 @@ class Agent:
         if len(observation) > MAX_OBSERVATION_CHARS:
             observation = observation[:MAX_OBSERVATION_CHARS] + f"... [cut, {len(observation)} characters in all]"
         seen[key] = observation
+        if self.guard is not None:  # audit log entry; the text is marked as data for the model
+            observation = self.guard.after_call(call, observation)
         return observation, None
 
     def __repr__(self) -> str:  # noqa: D105

@@ -142,6 +142,7 @@ class HttpGet(Tool):
     """
 
     name = "http_get"
+    permissions = ("network",)
 
     def __init__(
         self,

@@ -83,6 +83,7 @@ class PythonTool(Tool):
     """
 
     name = "python"
+    permissions = ("code_execution",)
 
     def __init__(
         self,
@@ -108,6 +109,8 @@ class PythonTool(Tool):
         self.extra_env = dict(extra_env or {})
         self.sandbox = Sandbox(sandbox, network=network, memory_mb=self.memory_mb, cpu_seconds=int(self.run_timeout) + 2,
                                max_file_mb=self.max_file_mb, max_processes=max_processes)
+        if network:
+            self.permissions = ("code_execution", "network")
         # the outer limit only catches a stuck parent; the subprocess has its own timeout
         super().__init__(name=name, timeout=self.run_timeout + 10)
 
