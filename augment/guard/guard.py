@@ -27,7 +27,7 @@ from augment.guard.content import ContentPolicy, Verdict, load_policy_file
 from augment.guard.grounding import GroundingChecker
 from augment.guard.injection import DATA_NOTICE
 from augment.guard.permissions import AuditLog, PausedRun, ToolGuard, ToolPolicy
-from augment.guard.redact import redact
+from augment.guard.pii import redact
 from augment.types import Completion
 
 __all__ = ["Guard", "GuardedRun"]

@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable
 
 from augment.errors import ApprovalRequired, ConfigError
 from augment.guard.injection import DataTracker
-from augment.guard.redact import redact
+from augment.guard.pii import redact
 from augment.tools.base import PERMISSIONS
 
 __all__ = ["ToolPolicy", "ToolRequest", "ToolGuard", "AuditLog", "PausedRun", "DECISIONS", "DEFAULT_RULES"]
@@ -235,7 +235,8 @@ class ToolGuard:
         answer = self.policy.ask(request) if self.policy.ask is not None else None
         if answer is None:
             state = PausedRun(self.task, asdict(request), dict(self.results), dict(self.approvals))
-            self.audit.write(event="paused", tool=request.tool, arguments=request.arguments, reason=request.reason)
+            self.audit.write(event="paused", tool=request.tool, arguments=request.arguments, reason=request.reason,
+                             from_data=request.from_data)
             raise ApprovalRequired(
                 f"the call {request.describe()} needs approval; save error.state, then call "
                 f"ToolGuard.resume(state, approve=True or False) and run the task again", state)

@@ -21,7 +21,8 @@ PII_PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
     "email": (re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"), "[EMAIL]"),
     "card": (re.compile(r"\b(?:\d[ -]?){12,18}\d\b"), "[CARD]"),
     "ssn": (re.compile(r"\b\d{3}-\d{2}-\d{4}\b"), "[SSN]"),
-    "phone": (re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]?\d{3,4}\b"), "[PHONE]"),
+    "phone": (re.compile(r"(?<![\w+.])(?<!\d[ -])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]?\d{3,4}\b(?![.:]\d|[ -]\d)"),
+              "[PHONE]"),
 }
 
 
