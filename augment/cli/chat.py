@@ -43,6 +43,8 @@ def load_llm(spec: str | None = None) -> Any:
 
 
 def _model_options(f: Any) -> Any:
+    f = click.option("--guard", "guard_policy", default=None, type=click.Path(dir_okay=False, exists=True),
+                     help="Guard policy file (YAML): content checks, PII redaction (see README, Alignment and safety).")(f)
     f = click.option("--chroma-url", default=None, help="Chroma server URL (instead of --db).")(f)
     f = click.option("--db", default=None, type=click.Path(file_okay=False), help="Chroma folder (with --collection).")(f)
     f = click.option("--collection", default=None, help="Answer over this Chroma collection, with sources.")(f)
@@ -51,6 +53,15 @@ def _model_options(f: Any) -> Any:
     f = click.option("--model", "-m", default=None,
                      help="Model spec: a folder, a .gguf file, hf:ORG/NAME or openai:MODEL (default: embedded SmolLM2).")(f)
     return f
+
+
+def guarded(llm: Any, policy: str | None) -> Any:
+    """``llm`` behind a :class:`~augment.guard.Guard` configured by the ``--guard`` file (or as is)."""
+    if not policy:
+        return llm
+    from augment.guard import Guard
+
+    return Guard.from_file(policy, llm).as_llm()
 
 
 def _fail(e: Exception) -> None:
@@ -66,10 +77,10 @@ def _fail(e: Exception) -> None:
 @_model_options
 @click.option("--system", default=None, help="A system message to prepend.")
 def ask(question: str, model: str | None, max_tokens: int, collection: str | None, db: str | None,
-        chroma_url: str | None, system: str | None) -> None:
+        chroma_url: str | None, guard_policy: str | None, system: str | None) -> None:
     """Ask one QUESTION and print the answer."""
     try:
-        llm = load_llm(model)
+        llm = guarded(load_llm(model), guard_policy)
         if collection:
             from augment.cli.rag_chat import rag_ask
 
@@ -86,10 +97,10 @@ def ask(question: str, model: str | None, max_tokens: int, collection: str | Non
 @click.option("--system", default=None, help="A system message kept at the top of the conversation.")
 @click.option("--stats/--no-stats", default=False, help="Print tokens/s after each answer.")
 def chat(model: str | None, max_tokens: int, collection: str | None, db: str | None, chroma_url: str | None,
-         system: str | None, stats: bool) -> None:
+         guard_policy: str | None, system: str | None, stats: bool) -> None:
     """Chat interactively; answers stream as they are generated. /reset forgets, /exit quits."""
     try:
-        llm = load_llm(model)
+        llm = guarded(load_llm(model), guard_policy)
         if collection:
             from augment.cli.rag_chat import rag_chat
 

@@ -28,9 +28,10 @@ from augment.guard.grounding import GroundingChecker
 from augment.guard.injection import DATA_NOTICE
 from augment.guard.permissions import AuditLog, PausedRun, ToolGuard, ToolPolicy
 from augment.guard.pii import redact
-from augment.types import Completion
+from augment.llm.base import LLM, GenerateOptions
+from augment.types import Completion, Message
 
-__all__ = ["Guard", "GuardedRun"]
+__all__ = ["Guard", "GuardedRun", "GuardedLLM"]
 
 _POLICY_KEYS = {"content", "check_output", "redact", "tools", "audit_log", "grounding", "mark_data"}
 
@@ -169,6 +170,12 @@ class Guard:
 
     __call__ = complete
 
+    def as_llm(self) -> "GuardedLLM":
+        """The guarded model as an :class:`~augment.llm.base.LLM`, to pass wherever a model goes."""
+        if self.kind != "llm":
+            raise ConfigError(f"as_llm() is for a guarded LLM; this Guard wraps a {self.kind}")
+        return GuardedLLM(self)
+
     # -- RAG ------------------------------------------------------------------
     def ask(self, question: str) -> Any:
         """The wrapped RAG's ``ask`` (a RAGAnswer), checked; a refused question is not retrieved for."""
@@ -231,3 +238,24 @@ def _last_user_text(messages: Any) -> str:
         if role == "user" and isinstance(content, str):
             return content
     return ""
+
+
+
+class GuardedLLM(LLM):
+    """An LLM whose every call goes through a :class:`Guard` (``Guard(llm).as_llm()``), usable wherever a model goes.
+
+    >>> from augment import FakeLLM
+    >>> Guard(FakeLLM(["Mail bob@example.com"])).as_llm().complete("hi").text
+    'Mail [EMAIL]'
+    """
+
+    def __init__(self, guard: Guard):
+        self.guard = guard
+        self.model_name = f"guarded:{guard.target.model_name}"
+        self.context_window = guard.target.context_window
+
+    def generate(self, messages: list[Message], options: GenerateOptions) -> Completion:
+        return self.guard.complete(messages, **options.model_dump(exclude_unset=True))
+
+    def count_tokens(self, text: str) -> int:
+        return self.guard.target.count_tokens(text)
