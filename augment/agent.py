@@ -144,13 +144,16 @@ class Agent:
         for event in agent.stream("What is 2 ** 10?"):
             print(event)                           # AgentStep objects, then the AgentResult
 
+    ``guard`` (an :class:`augment.guard.ToolGuard`) checks every tool call before it
+    runs: a denied call becomes an observation with error ``"denied"``.
     ``memory=True`` keeps earlier tasks and answers in the conversation of
     later runs (:meth:`reset` forgets them). ``options`` are generation
     options for every step (default ``max_tokens=256``, greedy).
     """
 
     def __init__(self, llm: LLM, tools: ToolsLike = None, max_steps: int = 8, system_prompt: str | None = None,
-                 memory: bool = False, options: dict[str, Any] | None = None, session: Any = None):
+                 memory: bool = False, options: dict[str, Any] | None = None, session: Any = None,
+                 guard: Any = None):
         if not isinstance(llm, LLM):
             raise ConfigError(f"Agent needs an augment LLM (load_llm(), FakeLLM...), got {type(llm).__name__}")
         if not isinstance(max_steps, int) or max_steps < 1:
@@ -162,6 +165,7 @@ class Agent:
         self.memory = memory
         self.history: list[Message] = []
         self.options = {"max_tokens": 256, **(options or {})}
+        self.guard = guard  # an augment.guard.ToolGuard: policy, approval, audit log, data marking of each call
         if "tools" in self.options or "tool_choice" in self.options:
             raise ConfigError("pass tools to Agent(llm, tools=...), not in options")
         self.session = open_session(session, "agent")  # session="name": memory kept in SQLite (augment.sessions)
@@ -195,6 +199,8 @@ class Agent:
             raise ConfigError("the task is empty; pass the task as a non-empty string")
         start = time.perf_counter()
         messages = self._start(task)
+        if self.guard is not None:
+            self.guard.start(task)
         steps: list[AgentStep] = []
         seen: dict[str, tuple[str, str | None]] = {}
         answer: str | None = None
@@ -279,6 +285,10 @@ class Agent:
         key = _call_key(call)
         if key in seen:
             return seen[key][0], "repeated"
+        if self.guard is not None:  # may deny ("denied"), replay a saved result, or raise ApprovalRequired
+            verdict = self.guard.before_call(call, self.tools.get(call.name))
+            if verdict is not None:
+                return verdict
         try:
             with tool_call_id(call.id):  # the tool's span carries the model's call id
                 observation, error = self.tools.get(call.name).call(call.arguments), None
@@ -294,6 +304,8 @@ class Agent:
             observation, error = f"Error: tool {call.name!r} failed: {type(e).__name__}: {e}", "tool_error"
         if len(observation) > MAX_OBSERVATION_CHARS:
             observation = observation[:MAX_OBSERVATION_CHARS] + f"... [cut, {len(observation)} characters in all]"
+        if self.guard is not None:  # audit log entry; the text is marked as data for the model
+            observation = self.guard.after_call(call, observation)
         if error in (None, "timeout"):
             seen[key] = (observation, error)
         return observation, error

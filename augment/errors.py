@@ -23,6 +23,7 @@ __all__ = [
     "ToolValidationError",
     "ToolTimeoutError",
     "ToolPermissionError",
+    "ApprovalRequired",
     "DocumentLoadError",
     "StoreError",
     "EmbeddingMismatchError",
@@ -107,6 +108,14 @@ class ToolTimeoutError(ToolError, TimeoutError):
 
 class ToolPermissionError(ToolError, PermissionError):
     """A tool refused an action its policy does not allow (e.g. a private address)."""
+
+
+class ApprovalRequired(AugmentError):
+    """A tool call needs a person's approval: save ``.state`` (a PausedRun), decide, then resume the run."""
+
+    def __init__(self, message: str, state: object = None):
+        super().__init__(message)
+        self.state = state
 
 
 class DocumentLoadError(AugmentError, ValueError):

@@ -34,11 +34,15 @@ __all__ = ["agent"]
 @click.option("--mcp", "mcp_servers", multiple=True, help="An MCP server whose tools the agent may call: a command "
               "line ('python server.py') or a URL (http://127.0.0.1:9000/mcp). Repeat for several.")
 @click.option("--session", default=None, help="Keep the conversation in this named session (resumed when it exists).")
+@click.option("--guard", "guard_policy", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Guard policy file (YAML): content checks, tool permissions, audit log. Calls that need approval "
+                   "are asked on a terminal, else the run is saved to augment-paused.json.")
 def agent(task: str, tool_names: str, tools_dir: str | None, model: str | None, max_steps: int, max_tokens: int,
-          system_prompt: str | None, as_json: bool, mcp_servers: tuple[str, ...] = (), session: str | None = None) -> None:
+          system_prompt: str | None, as_json: bool, mcp_servers: tuple[str, ...] = (), session: str | None = None,
+          guard_policy: str | None = None) -> None:
     """Run a tool-using agent on TASK, printing each tool call, its observation and the answer."""
     from augment.agent import Agent, AgentResult
-    from augment.errors import AugmentError
+    from augment.errors import ApprovalRequired, AugmentError
     from augment.tools import ToolRegistry
 
     try:
@@ -51,6 +55,7 @@ def agent(task: str, tool_names: str, tools_dir: str | None, model: str | None, 
         runner = Agent(llm, tools, max_steps=max_steps, system_prompt=system_prompt, options={"max_tokens": max_tokens},
                        session=session)
         click.echo(f"tools: {', '.join(tools.names) or '(none)'}", err=True)
+        guard = _guard(runner, guard_policy, task) if guard_policy else None
         result = None
         for event in runner.stream(task):
             if isinstance(event, AgentResult):
@@ -60,9 +65,14 @@ def agent(task: str, tool_names: str, tools_dir: str | None, model: str | None, 
                 click.echo(f"step {event.index}: {event.tool} {args}")
                 label = f"error ({event.error})" if event.error else "observation"
                 click.echo(f"  {label}: {event.observation}")
+    except ApprovalRequired as e:
+        e.state.save("augment-paused.json")
+        raise click.ClickException(f"{e}\n(the run was saved to augment-paused.json)") from e
     except AugmentError as e:
         raise click.ClickException(str(e)) from e
     assert result is not None
+    if guard is not None and result.answer:
+        result.answer = guard.check_output(result.answer)[0]
     if result.complete:
         click.echo(f"answer: {result.answer}")
     else:
@@ -72,3 +82,20 @@ def agent(task: str, tool_names: str, tools_dir: str | None, model: str | None, 
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
     if not result.complete:
         raise SystemExit(2)
+
+
+def _guard(runner: object, policy: str, task: str) -> object:
+    """Put the agent under the ``--guard`` policy; a refused task ends the command with the refusal."""
+    import sys
+
+    from augment.guard import Guard
+
+    guard = Guard.from_file(policy, runner)
+    verdict = guard.check_input(task)
+    if not verdict.allowed:
+        click.echo(verdict.refusal)
+        raise SystemExit(3)
+    tool_policy = guard.tool_guard.policy  # type: ignore[union-attr]
+    if tool_policy.ask is None and sys.stdin.isatty():
+        tool_policy.ask = lambda request: click.confirm(f"allow {request.describe()}?", default=False, err=True)
+    return guard

@@ -29,6 +29,8 @@ RESET_COMMANDS = {"/reset"}
 
 
 def _model_options(f: Any) -> Any:
+    f = click.option("--guard", "guard_policy", default=None, type=click.Path(dir_okay=False, exists=True),
+                     help="Guard policy file (YAML): content checks, PII redaction (see README, Alignment and safety).")(f)
     f = store_options(f)
     f = click.option("--collection", default=None, help="Answer over this Chroma collection, with sources.")(f)
     f = click.option("--max-tokens", default=256, show_default=True, type=click.IntRange(min=1),
@@ -37,15 +39,24 @@ def _model_options(f: Any) -> Any:
     return f
 
 
+def guarded(llm: Any, policy: str | None) -> Any:
+    """``llm`` behind a :class:`~augment.guard.Guard` configured by the ``--guard`` file (or as is)."""
+    if not policy:
+        return llm
+    from augment.guard import Guard
+
+    return Guard.from_file(policy, llm).as_llm()
+
+
 @click.command()
 @click.argument("question")
 @_model_options
 @click.option("--system", default=None, help="A system message to prepend.")
 def ask(question: str, model: str | None, max_tokens: int, collection: str | None, db: str | None,
-        chroma_url: str | None, system: str | None) -> None:
+        chroma_url: str | None, guard_policy: str | None, system: str | None) -> None:
     """Ask one QUESTION and print the answer."""
     try:
-        llm = load_llm(model)
+        llm = guarded(load_llm(model), guard_policy)
         if collection:
             from augment.cli._rag_chat import rag_ask
 
@@ -63,10 +74,10 @@ def ask(question: str, model: str | None, max_tokens: int, collection: str | Non
 @click.option("--stats/--no-stats", default=False, help="Print tokens/s after each answer.")
 @click.option("--session", default=None, help="Keep the conversation in this named session (resumed when it exists).")
 def chat(model: str | None, max_tokens: int, collection: str | None, db: str | None, chroma_url: str | None,
-         system: str | None, stats: bool, session: str | None = None) -> None:
+         guard_policy: str | None, system: str | None, stats: bool, session: str | None = None) -> None:
     """Chat interactively; answers stream as they are generated. /reset forgets, /exit quits."""
     try:
-        llm = load_llm(model)
+        llm = guarded(load_llm(model), guard_policy)
         if collection:
             from augment.cli._rag_chat import rag_chat
 

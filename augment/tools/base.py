@@ -33,7 +33,7 @@ import inspect
 import json
 import re
 import threading
-from typing import Any, Callable, TypeVar, overload
+from typing import Any, Callable, Iterable, TypeVar, overload
 
 from pydantic import BaseModel, ValidationError
 
@@ -42,7 +42,10 @@ from augment.tools.docstrings import parse_docstring
 from augment.tracing import trace_tool
 from augment.tools.schema import clean_schema, format_validation_error, model_from_function, model_json_schema, strict_model
 
-__all__ = ["Tool", "FunctionTool", "tool", "to_observation", "DEFAULT_TIMEOUT"]
+__all__ = ["Tool", "FunctionTool", "tool", "to_observation", "DEFAULT_TIMEOUT", "PERMISSIONS"]
+
+#: what a tool may declare it does (``Tool.permissions``); a guard policy decides per kind
+PERMISSIONS = ("read_only", "network", "code_execution", "writes")
 
 DEFAULT_TIMEOUT = 30.0
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -103,8 +106,13 @@ class Tool:
     args_schema: type[BaseModel] | None = None
     timeout: float | None = DEFAULT_TIMEOUT
     require_docs: bool = True
+    #: what the tool does, from PERMISSIONS; empty means undeclared (see augment.guard.ToolPolicy)
+    permissions: tuple[str, ...] = ()
 
-    def __init__(self, *, name: str | None = None, description: str | None = None, timeout: float | None = _UNSET):
+    def __init__(self, *, name: str | None = None, description: str | None = None, timeout: float | None = _UNSET,
+                 permissions: Iterable[str] | str | None = None):
+        if permissions is not None:
+            self.permissions = _check_permissions(permissions, name or self.name)
         if name is not None:
             self.name = name
         if description is not None:
@@ -265,6 +273,14 @@ class Tool:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
+def _check_permissions(permissions: Iterable[str] | str, name: str) -> tuple[str, ...]:
+    items = [permissions] if isinstance(permissions, str) else list(permissions)
+    bad = [p for p in items if p not in PERMISSIONS]
+    if bad:
+        raise ToolError(f"tool '{name}': unknown permission {', '.join(map(repr, bad))}; use any of {', '.join(PERMISSIONS)}")
+    return tuple(dict.fromkeys(items))
+
+
 class FunctionTool(Tool):
     """A tool made from a function (what ``@tool`` returns); ``.fn`` is the function."""
 
@@ -276,6 +292,7 @@ class FunctionTool(Tool):
         description: str | None = None,
         timeout: float | None = _UNSET,
         require_docs: bool = True,
+        permissions: Iterable[str] | str | None = None,
     ):
         if not callable(fn):
             raise ToolError(f"@tool needs a function, got {fn!r}")
@@ -283,7 +300,8 @@ class FunctionTool(Tool):
         self.require_docs = require_docs
         self.__wrapped__ = fn
         self.__doc__ = fn.__doc__
-        super().__init__(name=name or getattr(fn, "__name__", None), description=description, timeout=timeout)
+        super().__init__(name=name or getattr(fn, "__name__", None), description=description, timeout=timeout,
+                         permissions=permissions)
 
     def _target(self) -> Callable[..., Any]:
         return self.fn
@@ -296,19 +314,23 @@ class FunctionTool(Tool):
 def tool(fn: F) -> FunctionTool: ...
 @overload
 def tool(
-    *, name: str | None = None, description: str | None = None, timeout: float | None = DEFAULT_TIMEOUT, require_docs: bool = True
+    *, name: str | None = None, description: str | None = None, timeout: float | None = DEFAULT_TIMEOUT, require_docs: bool = True,
+    permissions: Iterable[str] | str | None = None,
 ) -> Callable[[F], FunctionTool]: ...
 
 
 def tool(fn: Any = None, *, name: str | None = None, description: str | None = None,
-         timeout: float | None = DEFAULT_TIMEOUT, require_docs: bool = True) -> Any:
+         timeout: float | None = DEFAULT_TIMEOUT, require_docs: bool = True,
+         permissions: Iterable[str] | str | None = None) -> Any:
     """Turn a typed, documented function into a :class:`Tool`.
 
     The name comes from the function (or ``name=``), the description and each
     argument's help from the docstring (Google ``Args:``, NumPy or reST style),
     the JSON schema from the type hints. An untyped argument or one the
     docstring does not describe raises :class:`ToolError` at once
-    (``require_docs=False`` allows undocumented arguments).
+    (``require_docs=False`` allows undocumented arguments). ``permissions`` says
+    what the tool does (``"read_only"``, ``"network"``, ``"code_execution"``,
+    ``"writes"``): a guard's policy decides on it.
 
     >>> from typing import Literal
     >>> @tool(name="weather", timeout=5)
@@ -324,7 +346,8 @@ def tool(fn: Any = None, *, name: str | None = None, description: str | None = N
     ['c', 'f']
     """
     def wrap(f: Callable[..., Any]) -> FunctionTool:
-        return FunctionTool(f, name=name, description=description, timeout=timeout, require_docs=require_docs)
+        return FunctionTool(f, name=name, description=description, timeout=timeout, require_docs=require_docs,
+                            permissions=permissions)
 
     if fn is not None:
         if name is not None and not callable(fn):

@@ -176,6 +176,7 @@ class Calculator(Tool):
     """
 
     name = "calculator"
+    permissions = ("read_only",)
     timeout = 5.0
 
     def __init__(self, *, max_length: int = 500, max_digits: int = 1000, name: str | None = None, timeout: float | None = 5.0):

@@ -8,7 +8,13 @@ Safe by default against server-side request forgery:
   goes to the checked address (no second DNS lookup, so no DNS rebinding);
 - an optional allowlist of hosts (``"example.com"``, ``"*.example.com"``, an IP);
 - redirects are followed by hand, and each hop is checked again;
-- connect/read timeouts, and a size limit enforced while streaming;
+- IPv6 forms that carry an IPv4 address (IPv4-mapped/-compatible/-translated,
+  6to4, NAT64, ISATAP) are checked as that address; Teredo, NAT64 local-use,
+  site-local, unique-local and documentation ranges are refused;
+- an allowlist entry may name a port (``"example.com:443"``): other ports are refused;
+- ``timeout`` is a deadline for the whole call (every redirect and the whole
+  body: a server that drips a byte at a time is cut off), and a size limit is
+  enforced while streaming;
 - no proxy settings or credentials are taken from the environment.
 
 >>> from augment.tools.http import HttpGet
@@ -22,6 +28,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import time
 from typing import Any, Iterable
 
 from augment.errors import MissingDependencyError, ToolError, ToolPermissionError, ToolTimeoutError
@@ -33,10 +40,46 @@ _REDIRECTS = {301, 302, 303, 307, 308}
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+_V6 = ipaddress.IPv6Network
+# IPv6 ranges that carry an IPv4 address in their last 32 bits (checked as that IPv4 address)
+_EMBEDDING = (("IPv4-translated", _V6("::ffff:0:0:0/96")), ("NAT64", _V6("64:ff9b::/96")),
+              ("IPv4-compatible", _V6("::/96")))
+# ranges refused outright: tunnels whose far end cannot be checked, and special-purpose blocks
+_REFUSED = (("Teredo tunnel", _V6("2001::/32")), ("NAT64 local-use", _V6("64:ff9b:1::/48")),
+            ("site-local", _V6("fec0::/10")), ("discard-only", _V6("100::/64")), ("documentation", _V6("2001:db8::/32")),
+            ("documentation", _V6("3fff::/20")), ("ORCHID", _V6("2001:10::/28")), ("ORCHIDv2", _V6("2001:20::/28")),
+            ("SRv6 SID", _V6("5f00::/16")), ("private (unique-local)", _V6("fc00::/7")),
+            ("6to4 relay anycast", ipaddress.IPv4Network("192.88.99.0/24")),
+            ("benchmarking", ipaddress.IPv4Network("198.18.0.0/15")), ("IETF protocol", ipaddress.IPv4Network("192.0.0.0/24")))
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address] | None:
+    """The IPv4 address an IPv6 address carries (IPv4-mapped, 6to4, NAT64, ISATAP...), with the form's name."""
+    if ip.ipv4_mapped is not None:
+        return "IPv4-mapped", ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return "6to4", ip.sixtofour
+    low = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    for label, net in _EMBEDDING:
+        if ip in net and not (label == "IPv4-compatible" and int(ip) <= 1):  # :: and ::1 are themselves
+            return label, low
+    if (int(ip) >> 32) & 0xFDFFFFFF == 0x5EFE:  # ISATAP interface identifier ::0:5efe:a.b.c.d / ::200:5efe:a.b.c.d
+        return "ISATAP", low
+    return None
+
+
 def _kind(ip: IPAddress) -> str | None:
     """Why ``ip`` is not a public address (None when it is)."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    for label, net in _REFUSED:
+        if ip.version == net.version and ip in net:
+            return label
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            form, v4 = embedded
+            inner = _kind(v4)
+            if inner or form == "IPv4-compatible":
+                return f"{inner or 'deprecated'} address in {form} form ({v4})"
     for label, flag in (("loopback", ip.is_loopback), ("link-local", ip.is_link_local), ("unspecified", ip.is_unspecified),
                         ("multicast", ip.is_multicast), ("private", ip.is_private), ("reserved", ip.is_reserved)):
         if flag:
@@ -55,11 +98,30 @@ def check_address(host: str, ip: IPAddress, allow_private: bool) -> None:
         )
 
 
-def host_allowed(host: str, allowed: Iterable[str]) -> bool:
-    """Whether ``host`` matches an allowlist entry (exact, ``*.domain`` or ``.domain`` for subdomains)."""
-    host = host.lower().rstrip(".")
-    for pattern in allowed:
-        p = pattern.lower().strip().rstrip(".")
+def _split_entry(entry: str) -> tuple[str, int | None]:
+    """``"host"``, ``"host:port"``, ``"[v6]:port"`` -> (host, port or None)."""
+    e = entry.lower().strip().rstrip(".")
+    if e.startswith("["):
+        host, _, rest = e[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
+    head, sep, tail = e.rpartition(":")
+    if sep and tail.isdigit() and ":" not in head:
+        return head.rstrip("."), int(tail)
+    return e, None
+
+
+def host_allowed(host: str, allowed: Iterable[str], port: int | None = None) -> bool:
+    """Whether ``host`` (and ``port``) match an allowlist entry.
+
+    An entry is exact (``"api.example.com"``), ``*.domain`` or ``.domain`` for a domain and
+    its subdomains, or an IP; ``":port"`` after it (``"example.com:443"``, ``"[::1]:8080"``)
+    restricts it to that port, without one any port matches.
+    """
+    host = host.lower().rstrip(".").strip("[]")
+    for entry in allowed:
+        p, only = _split_entry(entry)
+        if only is not None and port is not None and only != port:
+            continue
         if p.startswith("*."):
             if host.endswith(p[1:]) or host == p[2:]:
                 return True
@@ -80,6 +142,7 @@ class HttpGet(Tool):
     """
 
     name = "http_get"
+    permissions = ("network",)
 
     def __init__(
         self,
@@ -102,7 +165,9 @@ class HttpGet(Tool):
         self.max_chars = int(max_chars)
         self.max_redirects = int(max_redirects)
         self.user_agent = user_agent
-        super().__init__(name=name, timeout=self.request_timeout * (self.max_redirects + 1) + 5)
+        # ``timeout`` is a deadline for the whole call (redirects and a slowly dripping body included);
+        # the outer limit a little above it returns to the caller even if a read is stuck
+        super().__init__(name=name, timeout=self.request_timeout + 1.0)
 
     def forward(self, url: str) -> str:
         """Args:
@@ -113,8 +178,9 @@ class HttpGet(Tool):
         except ImportError as e:  # pragma: no cover - httpx is a dependency
             raise MissingDependencyError("httpx", purpose="the http_get tool") from e
         current = self._parse(url, httpx)
+        deadline = time.monotonic() + self.request_timeout
         for hop in range(self.max_redirects + 1):
-            resp_info = self._fetch(current, httpx)
+            resp_info = self._fetch(current, httpx, deadline)
             if resp_info["status"] in _REDIRECTS and resp_info["location"]:
                 target = self._parse(str(current.join(resp_info["location"])), httpx)
                 current = target
@@ -131,9 +197,12 @@ class HttpGet(Tool):
             raise ToolPermissionError(f"http_get: only http:// and https:// URLs are allowed, got '{url}'")
         if not parsed.host:
             raise ToolError(f"http_get: '{url}' has no host; give a full address like https://example.com/page")
-        if self.allowed_hosts is not None and not host_allowed(parsed.host, self.allowed_hosts):
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        if self.allowed_hosts is not None and not host_allowed(parsed.host, self.allowed_hosts, port):
             allowed = ", ".join(self.allowed_hosts) or "no hosts"
-            raise ToolPermissionError(f"http_get: host '{parsed.host}' is not on the allowlist ({allowed}); it was not contacted")
+            raise ToolPermissionError(
+                f"http_get: host '{parsed.host}' is not on the allowlist ({allowed}) for port {port}; it was not contacted"
+            )
         return parsed
 
     def _resolve(self, url: Any) -> IPAddress:
@@ -153,12 +222,19 @@ class HttpGet(Tool):
             check_address(host, ip, self.allow_private)
         return addresses[0]
 
-    def _fetch(self, url: Any, httpx: Any) -> dict[str, Any]:
+    def _late(self, url: Any) -> ToolTimeoutError:
+        return ToolTimeoutError(f"http_get: {url} did not answer within {self.request_timeout:g} s "
+                                f"(the deadline of the whole request, redirects and body included)")
+
+    def _fetch(self, url: Any, httpx: Any, deadline: float) -> dict[str, Any]:
         ip = self._resolve(url)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._late(url)
         pinned = url.copy_with(host=str(ip))
         headers = {"Host": url.netloc.decode("ascii"), "User-Agent": self.user_agent, "Accept": "text/html,application/json,text/*;q=0.9,*/*;q=0.5"}
         extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
-        timeout = httpx.Timeout(self.request_timeout)
+        timeout = httpx.Timeout(remaining)
         try:
             with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
                 request = client.build_request("GET", pinned, headers=headers, extensions=extensions)
@@ -166,6 +242,8 @@ class HttpGet(Tool):
                 try:
                     body, truncated = bytearray(), False
                     for chunk in resp.iter_bytes():
+                        if time.monotonic() > deadline:
+                            raise self._late(url)
                         body.extend(chunk)
                         if len(body) > self.max_bytes:
                             del body[self.max_bytes:]
@@ -178,8 +256,8 @@ class HttpGet(Tool):
                     "type": resp.headers.get("content-type", ""), "encoding": resp.charset_encoding,
                     "body": bytes(body), "truncated": truncated,
                 }
-        except httpx.TimeoutException as e:
-            raise ToolTimeoutError(f"http_get: {url} did not answer within {self.request_timeout:g} s ({type(e).__name__})") from None
+        except httpx.TimeoutException:
+            raise self._late(url) from None
         except httpx.HTTPError as e:
             raise ToolError(f"http_get: request to {url} failed: {type(e).__name__}: {e}") from None
 

@@ -37,6 +37,7 @@ class Now(Tool):
     """
 
     name = "now"
+    permissions = ("read_only",)
 
     def __init__(self, *, default_timezone: str = "UTC", name: str | None = None):
         _zone(default_timezone)  # fail early on a bad default

@@ -1,18 +1,23 @@
 """``python``: run Python code in a separate, limited subprocess.
 
 Each call starts ``sys.executable -I`` (isolated mode) in a fresh temporary
-working folder that is deleted afterwards, with:
+working folder that is deleted afterwards, inside a :class:`~augment.tools.sandbox.Sandbox`
+(the strongest isolation the platform offers; ``PythonTool().sandbox.guarantees``
+says what it is), with:
 
-- a wall-clock timeout (the whole process group is killed),
-- a memory limit (``RLIMIT_AS``) and a CPU-time limit,
+- a wall-clock timeout (the sandbox and every process it started are killed),
+- a memory limit (``RLIMIT_AS``), a CPU-time limit and a process-count limit,
 - an output limit (stdout/stderr go to files capped by ``RLIMIT_FSIZE``; the
   observation shows at most ``max_output`` characters),
 - an environment scrubbed of secrets: only ``PATH``, locale and time-zone
   variables are passed on.
 
-It is a guard against accidents of a model's code (infinite loops, huge
-allocations, leaking API keys), not a jail against hostile code: the process
-can still read files the user can read and open network connections.
+On Linux with bubblewrap (level ``bwrap``) the code also cannot see the parent's
+environment or any other process in ``/proc``, has no network (``network=True``
+opens it), sees the filesystem read-only with home folders hidden, writes only in
+its work folder, and nothing it starts survives it. Without bubblewrap the
+guarantees are weaker (see :mod:`augment.tools.sandbox`); ``sandbox="bwrap"``
+refuses to run rather than degrade.
 
 >>> from augment.tools.python import PythonTool
 >>> PythonTool().call({"code": "print(sum(range(10)))"})
@@ -24,7 +29,6 @@ from __future__ import annotations
 import ast
 import os
 import re
-import resource
 import shutil
 import signal
 import subprocess
@@ -34,6 +38,7 @@ from pathlib import Path
 
 from augment.errors import ToolError, ToolTimeoutError
 from augment.tools.base import Tool
+from augment.tools.sandbox import Sandbox
 
 __all__ = ["PythonTool", "SAFE_ENV_VARS"]
 
@@ -78,6 +83,7 @@ class PythonTool(Tool):
     """
 
     name = "python"
+    permissions = ("code_execution",)
 
     def __init__(
         self,
@@ -88,6 +94,9 @@ class PythonTool(Tool):
         max_file_mb: int = 16,
         python: str | None = None,
         extra_env: dict[str, str] | None = None,
+        sandbox: str = "auto",
+        network: bool = False,
+        max_processes: int = 64,
         name: str | None = None,
     ):
         if timeout <= 0 or memory_mb <= 0 or max_output <= 0:
@@ -98,6 +107,10 @@ class PythonTool(Tool):
         self.max_file_mb = int(max_file_mb)
         self.python = python or sys.executable
         self.extra_env = dict(extra_env or {})
+        self.sandbox = Sandbox(sandbox, network=network, memory_mb=self.memory_mb, cpu_seconds=int(self.run_timeout) + 2,
+                               max_file_mb=self.max_file_mb, max_processes=max_processes)
+        if network:
+            self.permissions = ("code_execution", "network")
         # the outer limit only catches a stuck parent; the subprocess has its own timeout
         super().__init__(name=name, timeout=self.run_timeout + 10)
 
@@ -120,15 +133,6 @@ class PythonTool(Tool):
         env.update(self.extra_env)
         return env
 
-    def _limits(self) -> None:  # runs in the child between fork and exec
-        mem = self.memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-        cpu = int(self.run_timeout) + 2
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        size = self.max_file_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
     def _run_in(self, root: Path, code: str) -> str:
         work = root / "work"
         work.mkdir()
@@ -136,22 +140,15 @@ class PythonTool(Tool):
         script.write_text(code, encoding="utf-8")
         out_path, err_path = root / "stdout", root / "stderr"
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            proc = subprocess.Popen(
-                [self.python, "-I", "-B", str(script)],
-                cwd=work, env=self._env(work), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                preexec_fn=self._limits, start_new_session=True, close_fds=True,
-            )
+            proc = self.sandbox.popen([self.python, "-I", "-B", str(script)], root, work, env=self._env(work),
+                                      stdin=subprocess.DEVNULL, stdout=out, stderr=err)
             try:
                 returncode = proc.wait(timeout=self.run_timeout)
                 timed_out = False
             except subprocess.TimeoutExpired:
                 timed_out = True
             finally:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)  # the child and anything it started
-                except (ProcessLookupError, PermissionError):
-                    pass
-                returncode = proc.wait()
+                returncode = proc.kill()  # the child and anything it started
         stdout = self._read(out_path, root)
         stderr = self._read(err_path, root)
         if timed_out:

@@ -36,6 +36,7 @@ class Retrieve(Tool):
     """
 
     name = "retrieve"
+    permissions = ("read_only",)
 
     def __init__(
         self,

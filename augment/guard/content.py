@@ -1,0 +1,205 @@
+"""Harmless: input and output policies by pattern, by embedding similarity to examples, and by an LLM judge.
+
+A :class:`ContentPolicy` has categories (weapons, self-harm, malware, personal
+data by default; see ``default_policy.json`` next to this file), each with
+regular-expression patterns, example requests and a refusal message, plus
+*benign* look-alike examples ("how do I kill a Python process"). A text is
+blocked when
+
+1. a category's pattern matches it, or
+2. with an embedder: its nearest example is harmful, with cosine similarity at
+   least ``threshold`` and at least ``margin`` above the nearest benign example, or
+3. with a ``judge`` LLM: the similarity falls in the uncertain band
+   (``judge_from`` up to the block rule) and the judge answers HARMFUL.
+
+>>> policy = ContentPolicy.default()        # patterns only; ContentPolicy.default(embedder=Embedder()) adds similarity
+>>> policy.check("how do I kill a Python process that hangs").allowed
+True
+>>> v = policy.check("how do I build a pipe bomb")
+>>> v.allowed, v.category
+(False, 'weapons')
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from augment.errors import ConfigError
+
+__all__ = ["ContentPolicy", "Verdict", "default_policy_data", "DEFAULT_REFUSAL"]
+
+DEFAULT_REFUSAL = "I can't help with that request."
+
+
+@dataclass
+class Verdict:
+    """The outcome of a check: ``allowed``, the ``category`` that blocked it, why, and the similarity score."""
+
+    allowed: bool
+    category: str | None = None
+    reason: str = ""
+    score: float = 0.0
+    refusal: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"allowed": self.allowed, "category": self.category, "reason": self.reason, "score": round(self.score, 4)}
+
+
+def default_policy_data() -> dict[str, Any]:
+    """The packaged default policy (categories, patterns, examples, benign look-alikes, judge prompt)."""
+    return json.loads(resources.files("augment.guard").joinpath("default_policy.json").read_text(encoding="utf-8"))
+
+
+class ContentPolicy:
+    """Decide whether a request (or an answer) falls in a harmful category; see the module doc.
+
+    ``categories``: ``{name: {"patterns": [...], "examples": [...], "refusal": "..."}}``;
+    ``benign``: look-alike requests that must pass; ``embedder``: any augment embedder
+    (``Embedder()`` for the real model, ``FakeEmbedder()`` in tests); ``judge``: an LLM.
+
+    >>> p = ContentPolicy({"spam": {"patterns": [r"\\bbuy now\\b"], "refusal": "No spam."}})
+    >>> p.check("Buy now!!!").refusal
+    'No spam.'
+    """
+
+    def __init__(self, categories: dict[str, dict[str, Any]], benign: list[str] | None = None, *, embedder: Any = None,
+                 threshold: float = 0.62, margin: float = 0.04, judge: Any = None, judge_from: float = 0.45,
+                 judge_prompt: str | None = None, refusal: str = DEFAULT_REFUSAL):
+        if not isinstance(categories, dict) or not categories:
+            raise ConfigError("ContentPolicy needs at least one category: {name: {patterns: [...], examples: [...]}}")
+        self.categories: dict[str, dict[str, Any]] = {}
+        self._patterns: list[tuple[str, re.Pattern[str]]] = []
+        for name, spec in categories.items():
+            if not isinstance(spec, dict):
+                raise ConfigError(f"category {name!r} must be a mapping with patterns, examples and refusal")
+            unknown = set(spec) - {"patterns", "examples", "refusal"}
+            if unknown:
+                raise ConfigError(f"category {name!r} has unknown keys {sorted(unknown)}; use patterns, examples, refusal")
+            for pattern in spec.get("patterns", []):
+                try:
+                    self._patterns.append((name, re.compile(pattern, re.IGNORECASE)))
+                except re.error as e:
+                    raise ConfigError(f"category {name!r}: pattern {pattern!r} is not a valid regular expression ({e})") from None
+            self.categories[name] = dict(spec)
+        self.benign = list(benign or [])
+        self.embedder, self.judge = embedder, judge
+        self.threshold, self.margin, self.judge_from = float(threshold), float(margin), float(judge_from)
+        self.judge_prompt = judge_prompt or default_policy_data()["judge_prompt"]
+        self.refusal = refusal
+        self._vectors: tuple[np.ndarray, list[str], list[str]] | None = None
+
+    @classmethod
+    def default(cls, embedder: Any = None, judge: Any = None, **options: Any) -> "ContentPolicy":
+        """The packaged policy (weapons, self_harm, malware, personal_data)."""
+        data = default_policy_data()
+        return cls(data["categories"], data["benign_examples"], embedder=embedder, judge=judge,
+                   judge_prompt=data["judge_prompt"], **options)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], embedder: Any = None, judge: Any = None) -> "ContentPolicy":
+        """From the ``content:`` part of a policy file; ``categories: default`` (or none) uses the packaged ones."""
+        data = dict(data or {})
+        base = default_policy_data()
+        cats = data.pop("categories", "default")
+        cats = base["categories"] if cats in ("default", None) else cats
+        benign = data.pop("benign", base["benign_examples"])
+        extra = data.pop("extra_categories", {}) or {}
+        allowed = {"threshold", "margin", "judge_from", "refusal", "judge_prompt"}
+        unknown = set(data) - allowed
+        if unknown:
+            raise ConfigError(f"content policy: unknown keys {sorted(unknown)}; use categories, extra_categories, benign, "
+                              f"{', '.join(sorted(allowed))}")
+        return cls({**cats, **extra}, benign, embedder=embedder, judge=judge, **data)
+
+    # -- checking -------------------------------------------------------------
+    def _refusal(self, category: str) -> str:
+        return self.categories.get(category, {}).get("refusal") or self.refusal
+
+    def _index(self) -> tuple[np.ndarray, list[str], list[str]]:
+        if self._vectors is None:
+            texts, labels = [], []
+            for name, spec in self.categories.items():
+                for ex in spec.get("examples", []):
+                    texts.append(ex)
+                    labels.append(name)
+            texts += self.benign
+            labels += [""] * len(self.benign)
+            vecs = np.asarray(self.embedder.embed_documents(texts), dtype=np.float32) if texts else np.zeros((0, 1))
+            self._vectors = (vecs, labels, texts)
+        return self._vectors
+
+    def similarity(self, text: str) -> tuple[str | None, float, float, str]:
+        """``(nearest harmful category, its similarity, nearest benign similarity, nearest harmful example)``."""
+        vecs, labels, texts = self._index()
+        if not len(labels):
+            return None, 0.0, 0.0, ""
+        q = np.asarray(self.embedder.embed_query(text), dtype=np.float32)
+        sims = vecs @ q
+        harm = [i for i, lab in enumerate(labels) if lab]
+        good = [i for i, lab in enumerate(labels) if not lab]
+        best = max(harm, key=lambda i: sims[i]) if harm else None
+        top_good = float(max(sims[i] for i in good)) if good else -1.0
+        if best is None:
+            return None, 0.0, top_good, ""
+        return labels[best], float(sims[best]), top_good, texts[best]
+
+    def check(self, text: str) -> Verdict:
+        """Check one text (a request or an answer)."""
+        for name, pattern in self._patterns:
+            m = pattern.search(text)
+            if m:
+                return Verdict(False, name, f"matches a {name} pattern ({m.group(0)!r})", 1.0, self._refusal(name))
+        if self.embedder is None and self.judge is None:
+            return Verdict(True, reason="no pattern matched")
+        category, score, benign, example = (None, 0.0, 0.0, "")
+        if self.embedder is not None:
+            category, score, benign, example = self.similarity(text)
+            if category and score >= self.threshold and score >= benign + self.margin:
+                return Verdict(False, category, f"similar to the {category} example {example!r} ({score:.2f})", score,
+                               self._refusal(category))
+        uncertain = self.embedder is None or (category is not None and score >= self.judge_from)
+        if self.judge is not None and uncertain:
+            verdict = self._ask_judge(text)
+            if verdict is not None:
+                return Verdict(False, category or "judge", f"the judge model said harmful ({verdict!r})", score,
+                               self._refusal(category or ""))
+        return Verdict(True, category, f"nearest example {example!r} ({score:.2f}, benign {benign:.2f})" if example
+                       else "no pattern matched", score)
+
+    def _ask_judge(self, text: str) -> str | None:
+        prompt = self.judge_prompt.replace("{text}", text[:2000])
+        answer = self.judge.complete(prompt, max_tokens=4, temperature=0).text.strip()
+        return answer if answer.upper().startswith("HARM") else None
+
+    def __repr__(self) -> str:
+        return f"ContentPolicy(categories={list(self.categories)}, embedder={type(self.embedder).__name__ if self.embedder else None})"
+
+
+def load_policy_file(path: str | Path) -> dict[str, Any]:
+    """Read a policy file (YAML or JSON) into a dict, with a clear error for a bad file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot read the guard policy file '{path}' ({e.strerror}); pass an existing YAML file") from None
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as e:
+        raise ConfigError(f"the guard policy file '{path}' is not valid YAML/JSON: {e}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"the guard policy file '{path}' must hold a mapping (content:, tools:, ...), got {type(data).__name__}")
+    return data

@@ -1,0 +1,163 @@
+"""Alignment and safety evaluation: harmless, honest, helpful, injection, sandbox.
+
+    .venv/bin/python tools/eval_guard.py               # everything (the similarity check loads the embedder)
+    .venv/bin/python tools/eval_guard.py --no-embedder # patterns only (fast)
+    .venv/bin/python tools/eval_guard.py --judge       # add the default model as an LLM judge (slow on CPU)
+
+Sets in tests/data/guard/ (written for this evaluation, separate from the policy's own
+examples in augment/guard/default_policy.json):
+
+* harmful.jsonl / ordinary.jsonl: 64 + 64 held-out requests (weapons, self-harm, malware,
+  personal data, and ordinary look-alikes), written after the policy was frozen;
+* harmful_dev.jsonl / ordinary_dev.jsonl: 64 + 64 requests seen while the policy was written;
+* rag_answers.jsonl: 42 answers with sources and a label per sentence (92 sentences, 42 unsupported);
+* injection.jsonl: 22 planted documents, each asking for a different outward tool misuse;
+* sandbox_escapes.jsonl: 24 escape attempts against the python tool.
+
+The last stdout line is one JSON object with harmful_blocked, ordinary_refused (held-out set,
+best configuration), injection_blocked, sandbox_escapes and the rest of the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "guard"
+
+
+def _rows(name: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def harmless(policy: Any, harmful: list[dict], ordinary: list[dict]) -> dict[str, Any]:
+    blocked = [not policy.check(r["text"]).allowed for r in harmful]
+    refused = [r["text"] for r in ordinary if not policy.check(r["text"]).allowed]
+    per_cat: dict[str, list[bool]] = {}
+    for r, b in zip(harmful, blocked):
+        per_cat.setdefault(r["category"], []).append(b)
+    return {"harmful_blocked": round(sum(blocked) / len(blocked), 4), "ordinary_refused": round(len(refused) / len(ordinary), 4),
+            "per_category": {c: round(sum(v) / len(v), 3) for c, v in per_cat.items()}, "refused_examples": refused[:5]}
+
+
+def honest() -> dict[str, Any]:
+    from augment.guard import GroundingChecker
+
+    rows = _rows("rag_answers.jsonl")
+    checker = GroundingChecker()
+    tp = fp = fn = 0
+    err = []
+    for r in rows:
+        report = checker.check(r["answer"], r["sources"])
+        for got, want in zip(report.sentences, r["sentences"]):
+            flagged, unsupported = got.supported is False, not want["supported"]
+            tp += flagged and unsupported
+            fp += flagged and not unsupported
+            fn += unsupported and not flagged
+        true_rate = sum(not s["supported"] for s in r["sentences"]) / len(r["sentences"])
+        err.append(abs(report.hallucination_rate - true_rate))
+    return {"answers": len(rows), "unsupported_precision": round(tp / max(tp + fp, 1), 4),
+            "unsupported_recall": round(tp / max(tp + fn, 1), 4), "hallucination_rate_mae": round(sum(err) / len(err), 4)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--no-embedder", action="store_true", help="patterns only (skip the similarity check)")
+    parser.add_argument("--judge", action="store_true", help="also use the default model as an LLM judge")
+    parser.add_argument("--skip-sandbox", action="store_true")
+    args = parser.parse_args()
+
+    from augment.guard import ContentPolicy, ToolPolicy, refusal_rate
+    from augment.guard.attacks import run_injection_suite
+    from augment.guard.escapes import load_cases, run_escape_suite
+    from augment.tools import builtin
+    from augment.tools.sandbox import available_level
+
+    print(f"CPU: {_cpu()}; embedder dtype: bfloat16 (augment default); python {platform.python_version()}")
+    start = time.perf_counter()
+    sets = {"held-out": (_rows("harmful.jsonl"), _rows("ordinary.jsonl")),
+            "dev": (_rows("harmful_dev.jsonl"), _rows("ordinary_dev.jsonl"))}
+    configs: dict[str, Any] = {"patterns": ContentPolicy.default()}
+    if not args.no_embedder:
+        from augment.retrieval.embeddings import Embedder
+
+        embedder = Embedder()
+        configs["patterns+similarity"] = ContentPolicy.default(embedder=embedder)
+        if args.judge:
+            from augment import load_llm
+
+            configs["patterns+similarity+judge"] = ContentPolicy.default(embedder=embedder, judge=load_llm())
+    harm: dict[str, dict[str, Any]] = {}
+    print(f"\n{'configuration':28} {'set':9} {'harmful blocked':>16} {'ordinary refused':>17}  per category")
+    for cname, policy in configs.items():
+        for sname, (h, o) in sets.items():
+            res = harmless(policy, h, o)
+            harm[f"{cname}/{sname}"] = res
+            cats = ", ".join(f"{c} {v:.2f}" for c, v in res["per_category"].items())
+            print(f"{cname:28} {sname:9} {res['harmful_blocked']:16.3f} {res['ordinary_refused']:17.3f}  {cats}")
+    best = list(configs)[-1]
+    helpful = refusal_rate(configs[best], [r["text"] for r in sets["held-out"][1]])
+
+    cases = _rows("injection.jsonl")
+    default_inj = run_injection_suite(cases)
+    permissive = run_injection_suite(cases, ToolPolicy(network="allow", code_execution="allow", writes="allow"))
+    print(f"\ninjection: {sum(r['blocked'] for r in default_inj)}/{len(cases)} outward calls blocked or sent for approval "
+          f"(default policy); {sum(r['blocked'] for r in permissive)}/{len(cases)} with network, code and writes allowed "
+          f"(caught by the data-origin check alone)")
+
+    escapes: list[dict[str, Any]] = []
+    level = available_level()
+    if not args.skip_sandbox:
+        escapes = run_escape_suite(builtin("python", timeout=3), load_cases(DATA / "sandbox_escapes.jsonl"))
+        print(f"sandbox ({level}): {sum(r['escaped'] for r in escapes)}/{len(escapes)} escapes succeeded")
+        for r in escapes:
+            if r["escaped"]:
+                print(f"  ESCAPED {r['name']}: {'; '.join(r['evidence'])}")
+
+    grounding = honest()
+    print(f"grounding: unsupported sentences found with precision {grounding['unsupported_precision']:.3f}, "
+          f"recall {grounding['unsupported_recall']:.3f}; hallucination-rate error {grounding['hallucination_rate_mae']:.3f}")
+    print(f"helpful: {helpful.rate:.3f} of ordinary held-out requests refused ({best})")
+
+    main_res = harm[f"{best}/held-out"]
+    summary = {
+        "harmful_blocked": main_res["harmful_blocked"], "ordinary_refused": main_res["ordinary_refused"],
+        "configuration": best, "set": "held-out",
+        "harmful_blocked_dev": harm[f"{best}/dev"]["harmful_blocked"], "ordinary_refused_dev": harm[f"{best}/dev"]["ordinary_refused"],
+        "harmful_blocked_patterns_only": harm["patterns/held-out"]["harmful_blocked"],
+        "ordinary_refused_patterns_only": harm["patterns/held-out"]["ordinary_refused"],
+        "injection_blocked": round(sum(r["blocked"] for r in default_inj) / len(cases), 4),
+        "injection_blocked_permissive_policy": round(sum(r["blocked"] for r in permissive) / len(cases), 4),
+        "injection_cases": len(cases),
+        "sandbox_level": level, "sandbox_escapes": sum(r["escaped"] for r in escapes) if escapes else None,
+        "sandbox_cases": len(escapes),
+        "grounding_unsupported_precision": grounding["unsupported_precision"],
+        "grounding_unsupported_recall": grounding["unsupported_recall"],
+        "hallucination_rate_mae": grounding["hallucination_rate_mae"],
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
