@@ -13,8 +13,8 @@ more, groups what it has by generation options and runs each group at once:
 - tools / ``response_format`` on a local model: one ``llm.generate_batch``
   call (constrained decoding batches too);
 - any other LLM (remote, fake): ``generate_batch`` for plain requests,
-  ``generate_stream`` for streams (the engine stops reading a stream whose
-  client went away).
+  ``generate_stream`` for streams, each in its own thread (it stops reading
+  a stream whose client went away).
 
 Results go back through ``job.emit``: ``str`` deltas, then the final
 :class:`~augment.types.Completion` (or an exception), then :data:`DONE`.
@@ -153,13 +153,19 @@ class Engine:
                     if c.text and j.stream:
                         j.emit(c.text)
                     j.finish(c)
-            else:
-                self._run_stream(jobs[0])
+            else:  # a remote or custom model: each stream in its own thread, so a long one delays nobody
+                threading.Thread(target=self._run_stream, args=(jobs[0],), daemon=True).start()
         except BaseException as e:  # a model failure goes to the clients; the engine keeps serving
             for j in jobs:
                 j.finish(e)
 
     def _run_stream(self, job: Job) -> None:
+        try:
+            self._stream_items(job)
+        except BaseException as e:
+            job.finish(e)
+
+    def _stream_items(self, job: Job) -> None:
         items = self.llm.generate_stream(job.messages, job.options)
         try:
             for item in items:

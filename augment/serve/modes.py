@@ -30,22 +30,37 @@ __all__ = ["run_chat", "run_rag", "run_agent", "rag_extra", "Handle"]
 
 
 class Handle:
-    """The async side of one request: an event queue fed from other threads, and a ``gone`` flag."""
+    """The async side of one request: an event queue fed from other threads, and a ``gone`` flag.
 
-    def __init__(self) -> None:
+    A client that falls more than ``max_pending`` events behind (it stopped reading) is marked gone, so
+    its generation ends and its buffer stays bounded.
+    """
+
+    def __init__(self, max_pending: int = 10_000) -> None:
         self.loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue = asyncio.Queue()
         self.gone = threading.Event()
+        self.max_pending = max_pending
+        self.posted = 0  # written by the producing thread only
+        self.consumed = 0  # written by the event loop only
 
     def post(self, item: Any) -> None:
+        self.posted += 1
+        if self.posted - self.consumed > self.max_pending:
+            self.gone.set()
         try:
             self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
         except RuntimeError:  # the event loop is closed: the server is stopping
             self.gone.set()
 
+    async def get(self) -> Any:
+        item = await self.queue.get()
+        self.consumed += 1
+        return item
+
     async def items(self) -> AsyncIterator[Any]:
         while True:
-            item = await self.queue.get()
+            item = await self.get()
             if item is DONE:
                 return
             yield item
@@ -69,7 +84,7 @@ async def run_chat(engine: Engine, jobs: list[Job], handle: Handle) -> AsyncIter
     finals: list[Any] = [None] * len(jobs)
     open_jobs = len(jobs)
     while open_jobs:
-        k, item = await handle.queue.get()
+        k, item = await handle.get()
         if item is DONE:
             open_jobs -= 1
         elif isinstance(item, BaseException):
