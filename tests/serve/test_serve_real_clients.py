@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -18,7 +17,6 @@ from augment.serve import make_server
 openai = pytest.importorskip("openai", reason="the openai package is in the test extra: pip install -e '.[test]'")
 
 pytestmark = pytest.mark.real_model
-ROOT = Path(__file__).resolve().parents[2]
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "The weather in a city.",
                                             "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
                                                            "required": ["city"]}}}
@@ -34,21 +32,6 @@ def server(default_llm, default_embedder, tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(server):
     return openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0, timeout=300)
-
-
-@pytest.fixture(scope="module")
-def rag_server(default_llm, default_embedder, tmp_path_factory):
-    from augment.rag import RAG
-    from augment.retrieval.ingestion import ingest
-    from augment.retrieval.retriever import hybrid_retriever
-    from augment.retrieval.store import ChromaStore
-
-    store = ChromaStore("samples", path=tmp_path_factory.mktemp("chroma"), embedder=default_embedder)
-    ingest([ROOT / "examples" / "docs"], store, glob="*.md", ignore=("README.md",), progress=False)
-    rag = RAG(default_llm, hybrid_retriever(store, k=3), k=3, max_tokens=32)
-    feedback = tmp_path_factory.mktemp("feedback") / "fb.jsonl"
-    with make_server(default_llm, port=0, rag=rag, feedback=feedback) as s:
-        yield s
 
 
 def test_openai_client_lists_models_and_chats(server, client):

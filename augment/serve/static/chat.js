@@ -10,6 +10,10 @@ const send = document.getElementById("send");
 const passage = document.getElementById("passage");
 let server = { model: null, mode: "chat", feedback: false };
 let history = [];
+// a thumb icon drawn inline (no emoji font or icon CDN needed); ROT is 0 (up) or 180 (down)
+const THUMB = '<svg width="16" height="16" viewBox="0 0 24 24" aria-hidden="true" style="transform:rotate(ROTdeg)">' +
+  '<path fill="currentColor" d="M2 21h4V9H2v12zm20-11c0-1.1-.9-2-2-2h-6.3l1-4.6v-.3c0-.4-.2-.8-.4-1.1L13.2 1 ' +
+  '6.6 7.6C6.2 7.9 6 8.4 6 9v10c0 1.1.9 2 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7.1c.1-.2.2-.5.2-.7v-2z"/></svg>';
 
 function el(tag, cls, text) {
   const node = document.createElement(tag);
@@ -87,7 +91,10 @@ function renderSources(msg, extra) {
     b.type = "button";
     b.addEventListener("click", () => showPassage(src));
     li.appendChild(b);
-    li.appendChild(el("span", "score", " · score " + src.score.toFixed(2) + (src.source ? " · " + src.source : "")));
+    const file = src.source ? String(src.source).split(/[\\/]/).pop() : "";
+    const info = el("span", "score", " · " + (file ? file + " · " : "") + "score " + src.score.toFixed(2));
+    info.title = src.source || "";
+    li.appendChild(info);
     list.appendChild(li);
   }
   if (extra.sources.length) msg.appendChild(list);
@@ -111,8 +118,9 @@ function addRating(msg, question, answer, extra) {
   if (!server.feedback) return;
   const row = el("div", "rate", "Was this helpful?");
   const note = el("span", "");
-  for (const [label, rating, name] of [["👍", 1, "up"], ["👎", -1, "down"]]) {
-    const b = el("button", "thumb-" + name, label);
+  for (const [rating, name] of [[1, "up"], [-1, "down"]]) {
+    const b = el("button", "thumb-" + name);
+    b.innerHTML = THUMB.replace("ROT", name === "up" ? "0" : "180");
     b.type = "button"; b.setAttribute("aria-label", "thumbs " + name); b.setAttribute("aria-pressed", "false");
     b.addEventListener("click", async () => {
       const meta = extra && extra.sources ? { sources: extra.sources.filter((s) => s.cited).map((s) => s.source || s.id) } : {};
