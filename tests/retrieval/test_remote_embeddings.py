@@ -97,7 +97,8 @@ def test_ingest_through_augment_serve_embeddings(default_embedder, tmp_path):
     from augment.serve import make_server
 
     with make_server(FakeLLM(), port=0, embedder=default_embedder) as server:
-        remote = Embedder("openai:all-MiniLM-L6-v2", base_url=server.url, batch_size=16, cache_dir=tmp_path / "cache")
+        remote = Embedder("openai:all-MiniLM-L6-v2", base_url=server.url, batch_size=16, timeout=900, max_retries=0,
+                          cache_dir=tmp_path / "cache")
         texts = ["The Eiffel Tower is in Paris.", "Bees make honey."]
         assert np.allclose(remote.embed_documents(texts), default_embedder.embed_documents(texts), atol=1e-5)
         store = ChromaStore("remote", path=tmp_path / "db", embedder=remote)
