@@ -225,3 +225,15 @@ def test_concurrent_requests_share_batches():
         for t in threads:
             t.join()
     assert results == [200] * 6 and sum(calls) == 6 and max(calls) > 1
+
+
+def test_the_page_and_its_files_are_served_from_the_package(server):
+    page = httpx.get(server.base + "/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "/static/chat.js" in page.text and "http://" not in page.text and "https://" not in page.text  # no CDN
+    js = httpx.get(server.base + "/static/chat.js")
+    assert js.status_code == 200 and "/v1/chat/completions" in js.text and "/v1/feedback" in js.text
+    assert httpx.get(server.base + "/static/chat.css").status_code == 200
+    assert httpx.get(server.base + "/static/secret.py").status_code == 404
+    health = httpx.get(server.base + "/health").json()
+    assert health["mode"] == "chat" and health["model"] == "fake-model"
