@@ -1,14 +1,16 @@
-"""Benchmark: what `augment serve` + OpenAICompatibleLLM and ChatAugment cost on top of the model.
+"""Benchmark `augment serve` on the real default model over loopback: batched vs one request at a time.
 
-Side by side in one run, on the embedded default model (greedy, same prompts, same max_tokens):
+    nice -n 15 .venv/bin/python tools/bench_serve.py                 # 8 clients x 100 requests (the target run)
+    nice -n 15 .venv/bin/python tools/bench_serve.py --requests 20   # a shorter run (say so when reporting)
 
-1. direct ``llm.complete``                       vs  the same calls over HTTP (``augment serve`` + OpenAICompatibleLLM)
-2. direct ``llm.stream`` time to first token     vs  over HTTP (SSE)
-3. direct ``llm.complete``                       vs  ``ChatAugment.invoke`` (LangChain wrapper)
-4. LangChain's default ``BaseChatModel.batch``   vs  ``ChatAugment.batch`` (one real padded batch)
+Three phases, each on a fresh server over the same loaded model, on 127.0.0.1 only:
+1. batched: ``--clients`` threads each send ``--requests`` streamed chat requests one after the other;
+2. serial: the same load on a server with batching off (one generation at a time);
+3. stalled: the batched load again while a client holds streams open and never reads them.
 
-Run: ``OMP_NUM_THREADS=1 .venv/bin/python tools/bench_serve.py [--n 4] [--max-tokens 24] [--repeat 3]``
-(one thread: on a busy shared CPU, OpenMP spin-waiting otherwise slows torch down by 10x or more). The last stdout line is one JSON object.
+It prints the CPU, dtype and a table, then ONE JSON object on its last line with ``batched_vs_serial``
+(throughput ratio), ``errors``, ``p50_ms``/``p95_ms`` (batched), ``stalled_reader_p95_ratio`` (p95 with the
+stalled reader / p95 without) and memory (RSS) before and after all the requests.
 """
 
 from __future__ import annotations
@@ -16,99 +18,173 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
+import socket
+import statistics
+import threading
 import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-PROMPTS = ["What is the capital of France?", "Name three primary colours.", "What is 2 + 2?",
-           "Give one tip for sleeping well.", "What do bees make?", "Name a planet.",
-           "What language is spoken in Spain?", "What is ice made of?"]
+import httpx  # noqa: E402
 
-
-def _timed(fn, repeat: int = 1) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+HOST = "127.0.0.1"  # loopback only
+FRUITS = ["apple", "pear", "plum", "fig", "kiwi", "lime", "mango", "peach"]
 
 
-def _ttft(stream_fn) -> float:
-    """Seconds to the first text delta; the stream is drained so no generation runs on into the next measurement."""
-    start, first = time.perf_counter(), None
-    for item in stream_fn():
-        if first is None and isinstance(item, str) and item:
-            first = time.perf_counter() - start
-    return first if first is not None else time.perf_counter() - start
+def cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def one_request(client: httpx.Client, url: str, model: str, i: int, max_tokens: int) -> float:
+    """One streamed request read to the end; returns its latency in ms (raises on any error)."""
+    body = {"model": model, "stream": True, "max_tokens": max_tokens,
+            "messages": [{"role": "user", "content": f"Say something about a {FRUITS[i % len(FRUITS)]} ({i})."}]}
+    t0 = time.perf_counter()
+    with client.stream("POST", url + "/chat/completions", json=body) as r:
+        if r.status_code != 200:
+            raise RuntimeError(f"HTTP {r.status_code}: {r.read()[:200]!r}")
+        done = False
+        for line in r.iter_lines():
+            if line == "data: [DONE]":
+                done = True
+            elif line.startswith("data: {") and '"error"' in line[:20]:
+                raise RuntimeError(line[:200])
+        if not done:
+            raise RuntimeError("the stream ended without [DONE]")
+    return (time.perf_counter() - t0) * 1000
+
+
+def load(url: str, model: str, clients: int, requests: int, max_tokens: int) -> dict:
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def client_loop(c: int) -> None:
+        with httpx.Client(timeout=600) as client:
+            for k in range(requests):
+                try:
+                    ms = one_request(client, url, model, c * requests + k, max_tokens)
+                    with lock:
+                        latencies.append(ms)
+                except Exception as e:  # counted, reported
+                    with lock:
+                        errors.append(f"{type(e).__name__}: {e}"[:200])
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=client_loop, args=(c,)) for c in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    lat = sorted(latencies)
+    pct = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] if lat else float("nan"))
+    return {"requests": len(lat), "errors": len(errors), "error_samples": errors[:3], "wall_s": round(wall, 2),
+            "req_per_s": round(len(lat) / wall, 3), "p50_ms": round(statistics.median(lat), 1) if lat else None,
+            "p95_ms": round(pct(0.95), 1)}
+
+
+class StalledReader:
+    """Opens a streamed request every ``every`` seconds (up to ``most`` at once) and never reads a byte."""
+
+    def __init__(self, port: int, model: str, max_tokens: int, every: float = 2.0, most: int = 4):
+        self.port, self.model, self.max_tokens, self.every, self.most = port, model, max_tokens, every, most
+        self.socks: list[socket.socket] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        body = json.dumps({"model": self.model, "stream": True, "max_tokens": self.max_tokens,
+                           "messages": [{"role": "user", "content": "Write a long story about a plum."}]}).encode()
+        while not self.stop.is_set():
+            if len(self.socks) < self.most:
+                s = socket.create_connection((HOST, self.port))
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+                self.socks.append(s)
+            self.stop.wait(self.every)
+
+    def __enter__(self) -> "StalledReader":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+        for s in self.socks:
+            s.close()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=4, help="number of prompts")
-    ap.add_argument("--max-tokens", type=int, default=24)
-    ap.add_argument("--repeat", type=int, default=3, help="repeats; the best time of each is kept")
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--requests", type=int, default=100, help="requests per client in each phase (default 100)")
+    ap.add_argument("--max-tokens", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = ap.parse_args()
 
-    from langchain_core.language_models import BaseChatModel
+    import torch
 
-    from augment.langchain import ChatAugment
     from augment.llm.loader import load_llm
-    from augment.llm.openai import OpenAICompatibleLLM
     from augment.serve import make_server
 
-    prompts, mt = PROMPTS[: args.n], args.max_tokens
+    if args.threads:
+        torch.set_num_threads(args.threads)
     llm = load_llm()
-    llm.complete("warm up", max_tokens=4)
-    server = make_server(llm, port=0).start()
-    remote = OpenAICompatibleLLM(server.model_name, base_url=server.url, max_retries=0)
-    chat = ChatAugment(llm=llm, max_tokens=mt, temperature=0)
-    methods = {"direct": lambda p: llm.complete(p, max_tokens=mt), "http": lambda p: remote.complete(p, max_tokens=mt),
-               "chat": lambda p: chat.invoke(p)}
-    best = {name: [float("inf")] * len(prompts) for name in methods}
-    outputs: dict[str, list] = {name: [None] * len(prompts) for name in methods}
-    batch_best = {"langchain": float("inf"), "ours": float("inf")}
-    try:
-        # interleaved (method by method, prompt by prompt, repeat by repeat) so load changes hit all alike
-        for _ in range(args.repeat):
-            for i, p in enumerate(prompts):
-                for name, fn in methods.items():
-                    t, outputs[name][i] = _timed(lambda: fn(p), repeat=1)
-                    best[name][i] = min(best[name][i], t)
-            batch_best["langchain"] = min(batch_best["langchain"], _timed(
-                lambda: BaseChatModel.batch(chat, prompts, config={"max_concurrency": 1}), repeat=1)[0])
-            batch_best["ours"] = min(batch_best["ours"], _timed(lambda: chat.batch(prompts), repeat=1)[0])
-        direct, http = outputs["direct"], outputs["http"]
-        same = [a.text for a in direct] == [b.text for b in http]
-        ttft_direct = min(_ttft(lambda: llm.stream(prompts[0], max_tokens=mt)) for _ in range(3))
-        ttft_http = min(_ttft(lambda: remote.stream(prompts[0], max_tokens=mt)) for _ in range(3))
-    finally:
-        server.stop()
-    t_direct, t_http, t_chat = (sum(best[n]) for n in ("direct", "http", "chat"))
-    t_lc_batch, t_our_batch = batch_best["langchain"], batch_best["ours"]
-    tokens = sum(c.usage.completion_tokens for c in direct)
-    rows = [
-        ("direct llm.complete", t_direct, 1.0),
-        ("HTTP augment serve + OpenAICompatibleLLM", t_http, t_http / t_direct),
-        ("ChatAugment.invoke", t_chat, t_chat / t_direct),
-        ("LangChain BaseChatModel.batch (sequential invokes)", t_lc_batch, 1.0),
-        ("ChatAugment.batch (one real batch)", t_our_batch, t_our_batch / t_lc_batch),
-    ]
-    print(f"{len(prompts)} prompts x {mt} max new tokens, {tokens} tokens generated; best of {args.repeat} interleaved runs")
-    for name, t, ratio in rows:
-        print(f"  {name:<52} {t:7.2f} s   x{ratio:.2f}")
-    print(f"  time to first token: direct {ttft_direct * 1000:.0f} ms, over HTTP {ttft_http * 1000:.0f} ms")
-    print(f"  HTTP replies identical to direct (greedy): {same}")
-    print(json.dumps({
-        "http_overhead": round(t_http / t_direct - 1, 4),
-        "ttft_direct_s": round(ttft_direct, 4),
-        "ttft_http_s": round(ttft_http, 4),
-        "chat_augment_overhead": round(t_chat / t_direct - 1, 4),
-        "batch_speedup_vs_langchain_default": round(t_lc_batch / t_our_batch, 3),
-        "http_identical_to_direct": same,
-        "decode_tok_s_direct": round(tokens / t_direct, 2),
-    }))
+    dtype = str(next(llm.model.parameters()).dtype).replace("torch.", "")
+    print(f"cpu: {cpu_model()} ({os.cpu_count()} cores, torch threads {torch.get_num_threads()}); "
+          f"model {llm.model_name} {dtype}; {args.clients} clients x {args.requests} requests, "
+          f"max_tokens {args.max_tokens}, streamed", flush=True)
+    llm.complete("warm up", max_tokens=2)
+    rss_before = rss_mb()
+    results = {}
+    for phase, batching, stalled in (("batched", True, False), ("serial", False, False), ("stalled", True, True)):
+        with make_server(llm, host=HOST, port=0, batching=batching) as server:
+            if stalled:
+                with StalledReader(server.server_address[1], server.model_name, args.max_tokens):
+                    time.sleep(0.5)
+                    res = load(server.url, server.model_name, args.clients, args.requests, args.max_tokens)
+            else:
+                res = load(server.url, server.model_name, args.clients, args.requests, args.max_tokens)
+            res["rows_per_batch"] = round(server.engine.rows / max(1, server.engine.batches), 2)
+        results[phase] = res
+        print(f"{phase:8s} {res['requests']:5d} ok {res['errors']:3d} errors  {res['req_per_s']:7.3f} req/s  "
+              f"p50 {res['p50_ms']} ms  p95 {res['p95_ms']} ms  rows/batch {res['rows_per_batch']}  "
+              f"wall {res['wall_s']} s", flush=True)
+        for e in res["error_samples"]:
+            print("   error:", e)
+    rss_after = rss_mb()
+    b, s, st = results["batched"], results["serial"], results["stalled"]
+    total = sum(r["requests"] + r["errors"] for r in results.values())
+    summary = {
+        "batched_vs_serial": round(b["req_per_s"] / s["req_per_s"], 2) if s["req_per_s"] else None,
+        "errors": sum(r["errors"] for r in results.values()),
+        "p50_ms": b["p50_ms"], "p95_ms": b["p95_ms"],
+        "serial_p50_ms": s["p50_ms"], "serial_p95_ms": s["p95_ms"],
+        "stalled_reader_p95_ms": st["p95_ms"],
+        "stalled_reader_p95_ratio": round(st["p95_ms"] / b["p95_ms"], 3) if b["p95_ms"] else None,
+        "batched_req_per_s": b["req_per_s"], "serial_req_per_s": s["req_per_s"],
+        "rows_per_batch": b["rows_per_batch"], "requests_total": total,
+        "rss_mb_before": round(rss_before, 1), "rss_mb_after": round(rss_after, 1),
+        "clients": args.clients, "requests_per_client": args.requests, "max_tokens": args.max_tokens,
+        "cpu": cpu_model(), "dtype": dtype,
+    }
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

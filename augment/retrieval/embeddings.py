@@ -235,6 +235,14 @@ class Embedder(BaseEmbedder):
     (1, 384)
     """
 
+    def __new__(cls, model: Any = None, *args: Any, **kwargs: Any) -> Any:
+        """``Embedder("openai:NAME", base_url=...)`` is a :class:`~augment.retrieval.remote_embeddings.RemoteEmbedder`."""
+        if isinstance(model, str) and model.startswith("openai:"):  # a remote /v1/embeddings server
+            from augment.retrieval.remote_embeddings import RemoteEmbedder
+
+            return RemoteEmbedder(model[len("openai:"):], *args, **kwargs)
+        return super().__new__(cls)
+
     def __init__(
         self,
         model: str | os.PathLike | None = None,

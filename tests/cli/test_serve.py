@@ -70,7 +70,7 @@ def test_tool_calls_round_trip_plain_and_streamed(fake, remote):
 
 def test_stream_sends_deltas_usage_and_done(fake, server):
     fake.enqueue("one two three")
-    body = {"model": "x", "messages": [{"role": "user", "content": "count"}], "stream": True,
+    body = {"model": "fake-model", "messages": [{"role": "user", "content": "count"}], "stream": True,
             "stream_options": {"include_usage": True}}
     with httpx.stream("POST", server.url + "/chat/completions", json=body) as r:
         assert r.headers["content-type"] == "text/event-stream"
