@@ -38,24 +38,16 @@ test: setup
 	$(PY) -m pytest -q -ra
 
 # augment's own adapter for the default model (tool calls + grounded answers): data, training, shipping.
-# Two stages, about 40 + 12 min on 2 CPU cores (float32): a broad one, then one that stresses two-step
-# tool chains and questions that need no tool, continuing the same LoRA. Result: augment/llm/default_adapter/.
+# About 40 min on 2 CPU cores (float32); the result goes to augment/llm/default_adapter/.
 ADAPTER_OUT ?= build/adapter
-LORA_ARGS := --task chat --method lora --batch-size 4 --grad-accum 2 --max-length 640 --no-resume
 adapter: setup
 	$(PY) tools/make_tool_data.py
 	$(PY) tools/make_rag_data.py
-	$(PY) tools/make_tool_data.py --episodes 130 --seed 1 --more-chains --focus chain=6,no_tool=2.5,error=1.2 \
-		--out tools/tuning_data/tool_use_stage2.jsonl
-	$(PY) tools/make_rag_data.py --records 30 --seed 1 --drop-eval-spans --out tools/tuning_data/grounded_stage2.jsonl
-	mkdir -p build
-	cat tools/tuning_data/tool_use.jsonl tools/tuning_data/grounded.jsonl > build/adapter_train.jsonl
-	cat tools/tuning_data/tool_use_stage2.jsonl tools/tuning_data/grounded_stage2.jsonl > build/adapter_train2.jsonl
-	$(PY) -m augment finetune $(LORA_ARGS) --data build/adapter_train.jsonl --out $(ADAPTER_OUT)-stage1 \
-		--max-steps 55 --test-size 0.03 --lr 1e-3 --seed 0 --save-every 10 \
-		--option r=8 --option alpha=16 --option target_modules=q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj
-	$(PY) -m augment finetune $(LORA_ARGS) --data build/adapter_train2.jsonl --out $(ADAPTER_OUT) \
-		--max-steps 18 --test-size 0.05 --lr 5e-4 --seed 1 --option init_adapter=$(ADAPTER_OUT)-stage1
+	mkdir -p build && cat tools/tuning_data/tool_use.jsonl tools/tuning_data/grounded.jsonl > build/adapter_train.jsonl
+	$(PY) -m augment finetune --task chat --method lora --data build/adapter_train.jsonl --out $(ADAPTER_OUT) \
+		--max-steps 55 --batch-size 4 --grad-accum 2 --test-size 0.03 --max-length 640 --lr 1e-3 --seed 0 \
+		--option r=8 --option alpha=16 --option target_modules=q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj \
+		--save-every 10 --no-resume
 	$(PY) tools/ship_adapter.py $(ADAPTER_OUT)
 
 clean:
