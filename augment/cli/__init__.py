@@ -56,7 +56,7 @@ def _start_tracing(ctx: click.Context, param: click.Parameter, value: str | None
         provider = configure_tracing(None if value == "otlp" else value, otlp=value == "otlp")
     except AugmentError as e:
         raise click.BadParameter(str(e)) from None
-    ctx.call_on_close(provider.shutdown)
+    ctx.call_on_close(provider.force_flush)  # not shutdown: the provider is global and may serve the caller too
 
 
 def _with_trace_option(command: click.Command) -> click.Command:

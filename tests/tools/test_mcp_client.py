@@ -144,6 +144,7 @@ def test_cli_agent_with_mcp_servers(monkeypatch, demo_command, demo_http_url):
     llm = FakeLLM([ToolCall("alpha_add", {"a": 17, "b": 25}), ToolCall("demo_weather", {"city": "Paris"}),
                    "17 + 25 = 42 and Paris is sunny."])
     monkeypatch.setattr("augment.cli.agent_cmd.load_llm", lambda spec=None: llm)
+    monkeypatch.setattr("augment.tools.mcp.CONNECT_TIMEOUT", STARTUP)  # a loaded test machine starts Python slowly
     from augment.cli import main
 
     command = " ".join(demo_command + ["--name", "alpha"])
