@@ -32,7 +32,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from augment.errors import ConfigError, ContextLengthError, ScoringUnavailableError
+from augment.errors import APIError, ConfigError, ContextLengthError, ScoringUnavailableError
 from augment.types import Message
 
 __all__ = ["ContinuationScore", "check_continuations", "check_score_options", "score_local", "score_remote", "unavailable", "TOP_LOGPROBS"]
@@ -195,7 +195,14 @@ def score_remote(llm: Any, messages: list[Message], continuations: list[str], *,
     options = GenerateOptions(max_tokens=1, temperature=0.0, adapter=adapter)
     body = build_payload(llm.model, messages, options)
     body.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
-    data = llm._post(body)
+    try:
+        data = llm._post(body)
+    except APIError as e:
+        if e.status_code not in (400, 422):
+            raise
+        raise ScoringUnavailableError(
+            f"the server at {llm.base_url} refused a request for logprobs ({e}); generate the answer instead"
+        ) from e
     try:
         content = data["choices"][0]["logprobs"]["content"]
         top = content[0]["top_logprobs"]

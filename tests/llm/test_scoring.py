@@ -134,3 +134,10 @@ def test_remote_without_usable_logprobs_raises_scoring_unavailable(server, body,
     conts = ["pos", "pop"] if "same token" in match else ["positive", "negative"]
     with pytest.raises(ScoringUnavailableError, match=match):
         llm.score("Review: fine.", conts)
+
+
+def test_remote_server_refusing_logprobs_raises_scoring_unavailable(server):
+    server.enqueue(json_reply({"error": {"message": "logprobs is not supported"}}, 400))
+    llm = OpenAICompatibleLLM("m", base_url=server.url, max_retries=0)
+    with pytest.raises(ScoringUnavailableError, match="refused a request for logprobs"):
+        llm.score("Review: fine.", ["positive", "negative"])

@@ -158,9 +158,14 @@ def test_default_model_classifies_by_likelihood(default_llm):
     assert sum(r.probabilities.values()) == pytest.approx(1.0)
     assert r.label == max(r.probabilities, key=r.probabilities.get) and r.method == "likelihood"
     assert r.label == "positive"
-    cal = Classifier(TEMPLATE, default_llm, ["positive", "negative"], calibrate=True)(
-        text="It broke after two days and support ignored me.")
-    assert cal.calibrated and cal.label == "negative"
+    # calibration on the real model: the content-free prior, computed by hand from llm.score, is divided out
+    text = "It broke after two days and support ignored me."
+    cal = Classifier(TEMPLATE, default_llm, ["positive", "negative"], calibrate=["N/A"])(text=text)
+    prior = softmax([s.logprob for s in default_llm.score(TEMPLATE.render(text="N/A"), ["positive", "negative"])])
+    raw = softmax([s.logprob for s in default_llm.score(TEMPLATE.render(text=text), ["positive", "negative"])])
+    w = [raw[0] / prior[0], raw[1] / prior[1]]
+    assert cal.calibrated and cal.probabilities["positive"] == pytest.approx(w[0] / sum(w), abs=1e-6)
+    assert cal.label == ("positive" if w[0] > w[1] else "negative")
 
 
 @pytest.mark.real_model
