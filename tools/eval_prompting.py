@@ -160,8 +160,9 @@ def expression_of(rationale: str) -> str:
     return expr
 
 
-def run_likelihood(llm, prompt, task, test, calibrate: bool) -> tuple[float, float]:
-    clf = Classifier(prompt, llm, task["labels"], calibrate=calibrate)
+def run_likelihood(llm, prompt, task, test, calibrate: bool, capitalize: bool = False) -> tuple[float, float]:
+    labels = {x: x.capitalize() for x in task["labels"]} if capitalize else task["labels"]
+    clf = Classifier(prompt, llm, labels, calibrate=calibrate)
     t0 = time.perf_counter()
     hits = sum(clf(**{v: item[v] for v in clf.input_variables}).label == item[task["target"]] for item in test)
     return hits / len(test), time.perf_counter() - t0
@@ -214,6 +215,8 @@ def main() -> None:
                     help="methods to run (default: all); a method that does not apply to a task is skipped")
     ap.add_argument("--batch", type=int, default=8, help="batch size of the direct methods")
     ap.add_argument("--k", type=int, default=4, help="examples of the few-shot methods")
+    ap.add_argument("--capitalize-labels", action="store_true",
+                    help="likelihood methods score 'Positive'/'Negative' (the way the model starts a reply) for the labels")
     args = ap.parse_args()
     methods = args.methods.split(",")
     unknown = sorted(set(methods) - set(METHODS + LIKELIHOOD + PROGRAM))
@@ -265,7 +268,7 @@ def main() -> None:
             for method, (prompt, cal) in variants.items():
                 if method not in methods:
                     continue
-                acc, secs = run_likelihood(llm, prompt, task, test, cal)
+                acc, secs = run_likelihood(llm, prompt, task, test, cal, args.capitalize_labels)
                 results[f"{name}_{method}"] = acc
                 print(f"  {method:<19} accuracy {acc:.3f}   ({secs:.1f}s, {secs / len(test):.2f}s/item)", flush=True)
         cot_items = test[: args.cot_limit] if args.cot_limit else test
@@ -333,7 +336,7 @@ def main() -> None:
         cot_acc = results["arithmetic_cot"]
         out["math_program_over_cot"] = round(results["arithmetic_program"] / cot_acc, 3) if cot_acc else None
     out.update(sc5_time_ratio=round(ratio, 3) if ratio is not None else None, items_per_task=counts,
-               cot_items_per_task=args.cot_limit, model=llm.model_name, adapter=adapter, dtype=dtype, cpu=cpu_model(),
+               cot_items_per_task=args.cot_limit, capitalized_labels=args.capitalize_labels, model=llm.model_name, adapter=adapter, dtype=dtype, cpu=cpu_model(),
                threads=int(os.environ.get("OMP_NUM_THREADS", "0") or 0))
     print(json.dumps(out))
 
