@@ -32,6 +32,7 @@ __all__ = [
     "DataError",
     "AdapterError",
     "ScriptExhaustedError",
+    "ScoringUnavailableError",
 ]
 
 
@@ -152,3 +153,7 @@ class AdapterError(AugmentError, ValueError):
 
 class ScriptExhaustedError(AugmentError, RuntimeError):
     """A FakeLLM was asked for more replies than it was scripted with."""
+
+
+class ScoringUnavailableError(AugmentError, NotImplementedError):
+    """This model cannot score continuations by likelihood (no logprobs): generate the answer instead."""

@@ -1,23 +1,37 @@
-"""Prompting benchmark on the default model: zero/one/few-shot, CoT and self-consistency side by side.
+"""Prompting benchmark on the default model: zero/one/few-shot, CoT, self-consistency, label likelihood
+(with calibration) and program-aided reasoning side by side.
 
-Two tasks assembled in tests/data/prompting/ (60 test items each, a 20-item
-few-shot pool): sentiment classification and short arithmetic word problems.
+Three tasks: two assembled in tests/data/prompting/ (60 test items each, a 20-item few-shot pool):
+sentiment classification and short arithmetic word problems; and one public set,
+reviews_public (160 Amazon product-review sentences rated by people, from the VADER data shipped in
+the PyPI package vaderSentiment, MIT: see tests/data/prompting/SOURCE.md).
 
 Methods (same items, same model, greedy unless said):
-  zero_shot         the task template alone
+  zero_shot         the task template alone, answer generated and parsed
   one_shot          + 1 fixed example (chat turns)
   fewshot_random    + 4 examples drawn with a seeded RandomSelector
   fewshot_semantic  + 4 most similar examples (SemanticSelector over all-MiniLM-L6-v2)
   cot               zero-shot chain-of-thought (trigger + answer-extraction call) for sentiment;
                     few-shot chain-of-thought (2 worked rationales, one call) for arithmetic
   sc5               self-consistency over the same CoT: 5 paths sampled in ONE batched call, majority vote
+  classification tasks only (Classifier: each label scored by its log-probability, one forward pass):
+  likelihood            zero-shot
+  likelihood_cal        zero-shot, contextual calibration (content-free "N/A", "", "[MASK]")
+  fewshot_balanced      4 balanced examples (2 per label, seeded order), likelihood
+  fewshot_calibrated    4 balanced examples, likelihood, contextual calibration
+  arithmetic only (ProgramOfThought: the model writes an expression under a JSON-schema constraint,
+  the calculator tool computes it; the 4 random pool examples show expressions):
+  program           one greedy program per item, all items in batches of --batch
+  program_sc5       5 sampled programs per item in one batched call, majority over executed results
 
-The direct methods are run in padded batches of --batch items; CoT and SC run
-one item at a time, and sc5_time_ratio = (total SC n=5 time) / (total CoT time).
+CoT and SC run one item at a time, and sc5_time_ratio = (total SC n=5 time) / (total CoT time).
 
     .venv/bin/python tools/eval_prompting.py --limit 20 --cot-limit 6
+    .venv/bin/python tools/eval_prompting.py --methods zero_shot,likelihood,fewshot_calibrated,cot,program
 
-Last stdout line: one JSON object with every accuracy (<task>_<method>) and "sc5_time_ratio".
+Last stdout line: one JSON object with every accuracy (<task>_<method>), "sc5_time_ratio", the issue's
+headline keys (sentiment_likelihood, sentiment_fewshot_calibrated, sentiment_zero_shot, math_program,
+math_cot), the model, its adapter, the CPU and dtype.
 """
 
 from __future__ import annotations
@@ -25,6 +39,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -38,6 +54,8 @@ sys.path.insert(0, str(ROOT))
 
 from augment.prompts import (  # noqa: E402
     ChainOfThought,
+    Classifier,
+    ProgramOfThought,
     FewShot,
     LabelParser,
     NumberParser,
@@ -47,17 +65,32 @@ from augment.prompts import (  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "prompting"
 METHODS = ["zero_shot", "one_shot", "fewshot_random", "fewshot_semantic", "cot", "sc5"]
+LIKELIHOOD = ["likelihood", "likelihood_cal", "fewshot_balanced", "fewshot_calibrated"]
+PROGRAM = ["program", "program_sc5"]
+SENTIMENT_TEMPLATE = PromptTemplate([
+    ("system", "You classify the sentiment of reviews. Answer with one word: positive or negative."),
+    ("user", "Review: {text}\nSentiment:"),
+])
 
 TASKS = {
     "sentiment": {
         "file": "sentiment.jsonl",
-        "template": PromptTemplate([
-            ("system", "You classify the sentiment of reviews. Answer with one word: positive or negative."),
-            ("user", "Review: {text}\nSentiment:"),
-        ]),
+        "template": SENTIMENT_TEMPLATE,
         "output": "{label}",
         "target": "label",
         "parser": LabelParser(["positive", "negative"]),
+        "labels": ["positive", "negative"],
+        "direct_tokens": 4,
+        "cot_tokens": 32,
+        "cot": "zero-shot",
+    },
+    "reviews_public": {
+        "file": "reviews_public.jsonl",
+        "template": SENTIMENT_TEMPLATE,
+        "output": "{label}",
+        "target": "label",
+        "parser": LabelParser(["positive", "negative"]),
+        "labels": ["positive", "negative"],
         "direct_tokens": 4,
         "cot_tokens": 32,
         "cot": "zero-shot",
@@ -113,77 +146,198 @@ def make_cot(llm, task, pool) -> ChainOfThought:
     return ChainOfThought(task["template"], llm, task["parser"], max_tokens=task["cot_tokens"], answer_max_tokens=6)
 
 
+def expression_of(rationale: str) -> str:
+    """The arithmetic expression behind a worked rationale: "11 + 13 = 24, and 24 - 15 = 9." -> "11 + 13 - 15"."""
+    expr, last = "", None
+    for a, op, b, c in re.findall(r"(\d+) ([-+*/]) (\d+) = (\d+)", rationale):
+        if not expr:
+            expr = f"{a} {op} {b}"
+        elif a == last:
+            expr = f"{expr} {op} {b}"
+        else:  # the previous result is the right operand
+            expr = f"{a} {op} {expr}"
+        last = c
+    return expr
+
+
+def run_likelihood(llm, prompt, task, test, calibrate: bool, capitalize: bool = False) -> tuple[float, float]:
+    labels = {x: x.capitalize() for x in task["labels"]} if capitalize else task["labels"]
+    clf = Classifier(prompt, llm, labels, calibrate=calibrate)
+    t0 = time.perf_counter()
+    hits = sum(clf(**{v: item[v] for v in clf.input_variables}).label == item[task["target"]] for item in test)
+    return hits / len(test), time.perf_counter() - t0
+
+
+def make_program(llm, pool) -> ProgramOfThought:
+    from augment.tools.calculator import Calculator
+
+    shots = [{**ex, "expression": expression_of(ex["rationale"])} for ex in pool]
+    prompt = FewShot(TASKS["arithmetic"]["template"], shots, k=4, selector="random", seed=0,
+                     output='{{"expression": "{expression}"}}')
+    return ProgramOfThought(prompt, llm, Calculator(), instruction="", max_tokens=32)
+
+
+def run_program(pot, test, batch: int, n: int) -> tuple[float, float, int]:
+    """Accuracy, seconds and how many programs failed to run (n=1: greedy in batches; n>1: vote per item)."""
+    t0 = time.perf_counter()
+    hits = failed = 0
+    if n == 1:
+        for i in range(0, len(test), batch):
+            chunk = test[i:i + batch]
+            for r, item in zip(pot.run_many([{"question": x["question"]} for x in chunk]), chunk):
+                hits += correct(r.answer, item["answer"])
+                failed += r.error is not None
+    else:
+        for item in test:
+            v = pot.vote(n=n, temperature=0.7, seed=0, question=item["question"])
+            hits += correct(v.answer, item["answer"])
+            failed += sum(p.error is not None for p in v.paths)
+    return hits / len(test), time.perf_counter() - t0, failed
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--limit", type=int, default=None, help="test items per task (default: all 60)")
+    ap.add_argument("--limit", type=int, default=None, help="test items per task (default: all)")
     ap.add_argument("--cot-limit", type=int, default=None,
-                    help="items per task for cot and sc5 (the first N of the --limit items; default: the same)")
-    ap.add_argument("--tasks", default="sentiment,arithmetic")
+                    help="items per task for cot, sc5 and program_sc5 (the first N of the --limit items; default: the same)")
+    ap.add_argument("--tasks", default="sentiment,reviews_public,arithmetic")
+    ap.add_argument("--methods", default=",".join(METHODS + LIKELIHOOD + PROGRAM),
+                    help="methods to run (default: all); a method that does not apply to a task is skipped")
     ap.add_argument("--batch", type=int, default=8, help="batch size of the direct methods")
     ap.add_argument("--k", type=int, default=4, help="examples of the few-shot methods")
+    ap.add_argument("--capitalize-labels", action="store_true",
+                    help="likelihood methods score 'Positive'/'Negative' (the way the model starts a reply) for the labels")
     args = ap.parse_args()
+    methods = args.methods.split(",")
+    unknown = sorted(set(methods) - set(METHODS + LIKELIHOOD + PROGRAM))
+    if unknown:
+        ap.error(f"unknown methods {unknown}")
 
     from augment.llm.loader import load_llm
-    from augment.retrieval.embeddings import Embedder
 
     t0 = time.perf_counter()
     llm = load_llm()
-    embedder = Embedder()
-    print(f"model {llm.model_name} loaded in {time.perf_counter() - t0:.1f}s; embedder {embedder.model_id}", flush=True)
+    dtype = str(next(llm.model.parameters()).dtype).replace("torch.", "") if hasattr(llm, "model") else "n/a"
+    adapter = getattr(llm, "active_adapter", None)
+    print(f"model {llm.model_name} (adapter: {adapter or 'none'}; loaded adapters: {getattr(llm, 'adapters', [])}) "
+          f"loaded in {time.perf_counter() - t0:.1f}s; dtype {dtype}; CPU {cpu_model()}; "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}", flush=True)
+    embedder = None
+    if "fewshot_semantic" in methods:
+        from augment.retrieval.embeddings import Embedder
+
+        embedder = Embedder()
+        print(f"embedder {embedder.model_id}", flush=True)
     results: dict[str, float] = {}
+    counts: dict[str, int] = {}
     cot_time = sc_time = 0.0
-    for name in args.tasks.split(","):
+    names = args.tasks.split(",")
+    for name in names:
         task = TASKS[name]
         pool, test = load(task, args.limit)
+        counts[name] = len(test)
         print(f"\n== {name}: {len(test)} test items, pool of {len(pool)} ==", flush=True)
         prompts = {
             "zero_shot": FewShot(task["template"], pool, k=0, output=task["output"]),
             "one_shot": FewShot(task["template"], pool, k=1, output=task["output"]),
             "fewshot_random": FewShot(task["template"], pool, k=args.k, selector="random", seed=0, output=task["output"]),
-            "fewshot_semantic": FewShot(task["template"], pool, k=args.k, selector="semantic", embed=embedder,
-                                        output=task["output"]),
         }
+        if embedder is not None:
+            prompts["fewshot_semantic"] = FewShot(task["template"], pool, k=args.k, selector="semantic", embed=embedder,
+                                                  output=task["output"])
         for method, prompt in prompts.items():
+            if method not in methods:
+                continue
             acc, secs = run_direct(llm, prompt, task, test, args.batch)
             results[f"{name}_{method}"] = acc
-            print(f"  {method:<17} accuracy {acc:.3f}   ({secs:.1f}s)", flush=True)
+            print(f"  {method:<19} accuracy {acc:.3f}   ({secs:.1f}s)", flush=True)
+        if "labels" in task:
+            balanced = FewShot(task["template"], pool, k=args.k, selector="balanced", seed=0, output=task["output"])
+            variants = {"likelihood": (task["template"], False), "likelihood_cal": (task["template"], True),
+                        "fewshot_balanced": (balanced, False), "fewshot_calibrated": (balanced, True)}
+            for method, (prompt, cal) in variants.items():
+                if method not in methods:
+                    continue
+                acc, secs = run_likelihood(llm, prompt, task, test, cal, args.capitalize_labels)
+                results[f"{name}_{method}"] = acc
+                print(f"  {method:<19} accuracy {acc:.3f}   ({secs:.1f}s, {secs / len(test):.2f}s/item)", flush=True)
+        cot_items = test[: args.cot_limit] if args.cot_limit else test
+        if name == "arithmetic":
+            pot = make_program(llm, pool)
+            for method, items, n in (("program", test, 1), ("program_sc5", cot_items, 5)):
+                if method not in methods:
+                    continue
+                acc, secs, failed = run_program(pot, items, args.batch, n)
+                results[f"{name}_{method}"] = acc
+                print(f"  {method:<19} accuracy {acc:.3f}   ({secs:.1f}s, {secs / len(items):.2f}s/item, {len(items)} items, "
+                      f"{failed} programs failed to run)", flush=True)
+        if "cot" not in methods and "sc5" not in methods:
+            continue
         cot = make_cot(llm, task, pool)
         sc = SelfConsistency(cot, n=5, temperature=0.7, seed=0)
-        cot_items = test[: args.cot_limit] if args.cot_limit else test
         hits_cot = hits_sc = 0
         t_cot = t_sc = 0.0
         from tqdm.auto import tqdm
 
-        for item in tqdm(cot_items, desc=f"{name} cot+sc5", unit="item", file=sys.stderr):
+        for item in tqdm(cot_items, desc=f"{name} cot/sc5", unit="item", file=sys.stderr):
             v = {x: item[x] for x in cot.input_variables}
-            t = time.perf_counter()
-            r = cot(**v)
-            t_cot += time.perf_counter() - t
-            hits_cot += correct(r.answer, item[task["target"]])
-            t = time.perf_counter()
-            s = sc(**v)
-            t_sc += time.perf_counter() - t
-            hits_sc += correct(s.answer, item[task["target"]])
-        results[f"{name}_cot"] = hits_cot / len(cot_items)
-        results[f"{name}_sc5"] = hits_sc / len(cot_items)
-        cot_time += t_cot
-        sc_time += t_sc
+            if "cot" in methods:
+                t = time.perf_counter()
+                r = cot(**v)
+                t_cot += time.perf_counter() - t
+                hits_cot += correct(r.answer, item[task["target"]])
+            if "sc5" in methods:
+                t = time.perf_counter()
+                s = sc(**v)
+                t_sc += time.perf_counter() - t
+                hits_sc += correct(s.answer, item[task["target"]])
         m = len(cot_items)
-        print(f"  {'cot (' + task['cot'] + ')':<17} accuracy {hits_cot / m:.3f}   ({t_cot:.1f}s, {t_cot / m:.2f}s/item, "
-              f"{m} items)", flush=True)
-        print(f"  {'sc5':<17} accuracy {hits_sc / m:.3f}   ({t_sc:.1f}s, {t_sc / m:.2f}s/item, "
-              f"{t_sc / t_cot:.2f}x one CoT sample)", flush=True)
+        counts[f"{name}_cot"] = m
+        if "cot" in methods:
+            results[f"{name}_cot"] = hits_cot / m
+            cot_time += t_cot
+            print(f"  {'cot (' + task['cot'] + ')':<19} accuracy {hits_cot / m:.3f}   ({t_cot:.1f}s, {t_cot / m:.2f}s/item, "
+                  f"{m} items)", flush=True)
+        if "sc5" in methods:
+            results[f"{name}_sc5"] = hits_sc / m
+            sc_time += t_sc
+            ratio_txt = f", {t_sc / t_cot:.2f}x one CoT sample" if t_cot else ""
+            print(f"  {'sc5':<19} accuracy {hits_sc / m:.3f}   ({t_sc:.1f}s, {t_sc / m:.2f}s/item{ratio_txt})", flush=True)
 
-    ratio = sc_time / cot_time if cot_time else float("nan")
-    names = args.tasks.split(",")
-    print("\naccuracy       " + "".join(f"{m:>18}" for m in METHODS))
+    shown = [m for m in METHODS + LIKELIHOOD + PROGRAM if any(f"{n}_{m}" in results for n in names)]
+    print("\naccuracy        " + "".join(f"{m:>20}" for m in shown))
     for name in names:
-        print(f"{name:<15}" + "".join(f"{results[f'{name}_{m}']:>18.3f}" for m in METHODS))
-    print(f"\nself-consistency n=5 time / one CoT sample: {ratio:.2f}x (target <= 2.5x)")
-    out = {k: round(v, 4) for k, v in results.items()}
-    n_items = len(load(TASKS[names[0]], args.limit)[1])
-    out.update(sc5_time_ratio=round(ratio, 3), items_per_task=n_items, cot_items_per_task=min(n_items, args.cot_limit or n_items),
-               model=llm.model_name, threads=int(os.environ.get("OMP_NUM_THREADS", "0") or 0))
+        print(f"{name:<16}" + "".join(f"{results[f'{name}_{m}']:>20.3f}" if f"{name}_{m}" in results else f"{'-':>20}"
+                                      for m in shown))
+    ratio = sc_time / cot_time if cot_time and sc_time else None
+    if ratio is not None:
+        print(f"\nself-consistency n=5 time / one CoT sample: {ratio:.2f}x (target <= 2.5x)")
+    out: dict[str, object] = {k: round(v, 4) for k, v in results.items()}
+    headline = {"sentiment_likelihood": "sentiment_likelihood", "sentiment_fewshot_calibrated": "sentiment_fewshot_calibrated",
+                "sentiment_zero_shot": "sentiment_zero_shot", "math_program": "arithmetic_program", "math_cot": "arithmetic_cot"}
+    for key, source in headline.items():
+        out[key] = out.get(source)
+    for pub in ("reviews_public",):
+        if f"{pub}_likelihood" in results and f"{pub}_zero_shot" in results:
+            out[f"{pub}_likelihood_gain"] = round(results[f"{pub}_likelihood"] - results[f"{pub}_zero_shot"], 4)
+    if "sentiment_likelihood" in results and "sentiment_zero_shot" in results:
+        out["sentiment_likelihood_gain"] = round(results["sentiment_likelihood"] - results["sentiment_zero_shot"], 4)
+    if "arithmetic_program" in results and "arithmetic_cot" in results:
+        cot_acc = results["arithmetic_cot"]
+        out["math_program_over_cot"] = round(results["arithmetic_program"] / cot_acc, 3) if cot_acc else None
+    out.update(sc5_time_ratio=round(ratio, 3) if ratio is not None else None, items_per_task=counts,
+               cot_items_per_task=args.cot_limit, capitalized_labels=args.capitalize_labels, model=llm.model_name, adapter=adapter, dtype=dtype, cpu=cpu_model(),
+               threads=int(os.environ.get("OMP_NUM_THREADS", "0") or 0))
     print(json.dumps(out))
 
 

@@ -285,6 +285,21 @@ class LLM(ABC):
         finally:
             gone.set()
 
+    def score(self, messages: MessagesLike, continuations: Sequence[str], **options: Any) -> list[Any]:
+        """Log-probability of each continuation as the start of the reply: a list of
+        :class:`~augment.llm.scoring.ContinuationScore` (``logprob`` sum, ``mean_logprob``).
+        Models that cannot score raise :class:`~augment.errors.ScoringUnavailableError`."""
+        from augment.llm.scoring import check_continuations, check_score_options
+
+        check_score_options(options)
+        return self.score_continuations(normalize_messages(messages), check_continuations(continuations), **options)
+
+    def score_continuations(self, messages: list[Message], continuations: list[str], **options: Any) -> list[Any]:
+        """Implement likelihood scoring for validated inputs (see :mod:`augment.llm.scoring`)."""
+        from augment.llm.scoring import unavailable
+
+        raise unavailable(self)
+
     # ---- helpers -------------------------------------------------------
     def count_tokens(self, text: str) -> int:
         """Approximate token count (4 characters a token); local models count exactly."""

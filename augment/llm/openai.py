@@ -233,6 +233,12 @@ class OpenAICompatibleLLM(LLM):
         with ThreadPoolExecutor(min(self.max_concurrency, len(conversations))) as pool:
             return list(pool.map(lambda c: self.generate(c, options), conversations))
 
+    def score_continuations(self, messages: list[Message], continuations: list[str], **options: Any) -> list[Any]:
+        """First-token scores from the server's ``top_logprobs`` (see :func:`augment.llm.scoring.score_remote`)."""
+        from augment.llm.scoring import score_remote
+
+        return score_remote(self, messages, continuations, **options)
+
     def list_models(self) -> list[str]:
         """The model ids the server offers (``GET /models``)."""
         httpx = _httpx()

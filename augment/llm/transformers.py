@@ -235,6 +235,11 @@ class TransformersLLM(AdapterMixin, LLM):
             yield completion.text[emitted:]
         yield completion
 
+    def score_continuations(self, messages: list[Message], continuations: list[str], **options: Any) -> list[Any]:
+        from augment.llm.scoring import score_local
+
+        return score_local(self, messages, continuations, **options)
+
     def _constrained(self, options: GenerateOptions) -> bool:
         # tool_choice="none" with tools is constrained too: to the final-answer text, never a call
         return bool(options.tools or options.response_format)

@@ -1,4 +1,5 @@
-"""Prompting: strict templates, few-shot examples with selectors, chain-of-thought, self-consistency.
+"""Prompting: strict templates, few-shot examples with selectors, chain-of-thought, self-consistency,
+classification by label likelihood (with calibration) and program-aided reasoning.
 
 Features are added by wrapping: ``FewShot`` wraps a ``PromptTemplate``,
 ``ChainOfThought`` wraps a template or a ``FewShot`` (and the model),
@@ -13,6 +14,7 @@ Be brief.
 Hi {name}
 """
 
+from augment.prompts.classify import CONTENT_FREE_INPUTS, Classification, Classifier
 from augment.prompts.fewshot import FewShot
 from augment.prompts.library import TEMPLATE_NAMES, load_template, template_text
 from augment.prompts.parsers import (
@@ -32,8 +34,11 @@ from augment.prompts.reasoning import (
     CoTResult,
     SelfConsistency,
     SelfConsistencyResult,
+    vote,
 )
+from augment.prompts.program import CODE_INSTRUCTION, EXPRESSION_INSTRUCTION, EXPRESSION_PATTERN, ProgramOfThought, ProgramResult
 from augment.prompts.selectors import (
+    BalancedSelector,
     ExampleSelector,
     FixedSelector,
     MMRSelector,
@@ -54,6 +59,16 @@ __all__ = [
     "SemanticSelector",
     "MMRSelector",
     "TokenBudgetSelector",
+    "BalancedSelector",
+    "Classifier",
+    "Classification",
+    "CONTENT_FREE_INPUTS",
+    "ProgramOfThought",
+    "ProgramResult",
+    "EXPRESSION_INSTRUCTION",
+    "CODE_INSTRUCTION",
+    "EXPRESSION_PATTERN",
+    "vote",
     "AnswerParser",
     "ParseResult",
     "NumberParser",

@@ -34,7 +34,8 @@ class FewShot(Prompt):
     ``output`` (a format string for the expected answer, e.g. ``"{label}"`` or,
     for chain-of-thought, ``"{rationale} The answer is {answer}."``). Extra
     fields are ignored. ``selector`` is ``"fixed"`` (first ``k``), ``"random"``
-    (seeded by ``seed``), ``"semantic"`` / ``"mmr"`` (need ``embed``: an
+    (seeded by ``seed``), ``"balanced"`` (as many shots of each ``label``, seeded
+    order), ``"semantic"`` / ``"mmr"`` (need ``embed``: an
     augment ``Embedder`` or a ``texts -> vectors`` callable) or any
     :class:`~augment.prompts.selectors.ExampleSelector` (e.g. a
     ``TokenBudgetSelector``). ``mode="chat"`` renders each example as a user

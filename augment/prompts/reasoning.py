@@ -26,7 +26,7 @@ from augment.prompts.parsers import AnswerParser, ParseResult
 from augment.prompts.template import Prompt, PromptTemplate, format_messages
 from augment.types import Completion, Message
 
-__all__ = ["ChainOfThought", "CoTResult", "SelfConsistency", "SelfConsistencyResult", "DEFAULT_TRIGGER", "ANSWER_PROMPT"]
+__all__ = ["ChainOfThought", "CoTResult", "SelfConsistency", "SelfConsistencyResult", "vote", "DEFAULT_TRIGGER", "ANSWER_PROMPT"]
 
 #: zero-shot chain-of-thought trigger (Kojima et al., 2022), appended to the last user message
 DEFAULT_TRIGGER = "Let's think step by step."
@@ -192,10 +192,26 @@ class SelfConsistencyResult:
         return self.answer is not None
 
 
+def vote(paths: list[CoTResult]) -> SelfConsistencyResult:
+    """The majority answer of ``paths``: failed parses do not vote but count in the share; ties go to the first seen."""
+    counts: Counter = Counter()
+    first: dict[Any, Any] = {}
+    for p in paths:
+        if p.ok:
+            key = _vote_key(p.answer)
+            counts[key] += 1
+            first.setdefault(key, p.answer)
+    if not counts:
+        return SelfConsistencyResult(None, 0.0, {}, paths)
+    best = max(counts, key=lambda k: (counts[k], -list(first).index(k)))
+    return SelfConsistencyResult(first[best], counts[best] / len(paths), dict(counts), paths)
+
+
 class SelfConsistency:
     """Sample ``n`` reasoning paths in one batched call and take the majority answer.
 
-    Wraps a :class:`ChainOfThought`. Paths are sampled at ``temperature`` with
+    Wraps a :class:`ChainOfThought` (or a :class:`~augment.prompts.ProgramOfThought`:
+    the programs' executed results vote). Paths are sampled at ``temperature`` with
     ``seed`` (reproducible on local models); failed parses do not vote but
     count in the share's denominator; ties go to the answer seen first.
 
@@ -207,8 +223,9 @@ class SelfConsistency:
     """
 
     def __init__(self, cot: ChainOfThought, n: int = 5, *, temperature: float = 0.7, top_p: float = 1.0, seed: int | None = 0):
-        if not isinstance(cot, ChainOfThought):
-            raise ConfigError("SelfConsistency wraps a ChainOfThought: SelfConsistency(ChainOfThought(prompt, llm), n=5)")
+        if not isinstance(cot, ChainOfThought) and not callable(getattr(cot, "paths", None)):
+            raise ConfigError("SelfConsistency wraps a ChainOfThought or a ProgramOfThought: "
+                              "SelfConsistency(ChainOfThought(prompt, llm), n=5)")
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ConfigError(f"n={n!r}: self-consistency needs at least 1 sampled path (typically 5-20)")
         if temperature <= 0:
@@ -222,18 +239,7 @@ class SelfConsistency:
         return self.cot.input_variables
 
     def run(self, **variables: Any) -> SelfConsistencyResult:
-        paths = self.cot.paths(variables, self.n, **self.sampling)
-        counts: Counter = Counter()
-        first: dict[Any, Any] = {}
-        for p in paths:
-            if p.ok:
-                key = _vote_key(p.answer)
-                counts[key] += 1
-                first.setdefault(key, p.answer)
-        if not counts:
-            return SelfConsistencyResult(None, 0.0, {}, paths)
-        best = max(counts, key=lambda k: (counts[k], -list(first).index(k)))
-        return SelfConsistencyResult(first[best], counts[best] / len(paths), dict(counts), paths)
+        return vote(self.cot.paths(variables, self.n, **self.sampling))
 
     __call__ = run
 

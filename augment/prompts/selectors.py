@@ -29,6 +29,7 @@ __all__ = [
     "SemanticSelector",
     "MMRSelector",
     "TokenBudgetSelector",
+    "BalancedSelector",
     "get_selector",
 ]
 
@@ -223,16 +224,59 @@ class TokenBudgetSelector(ExampleSelector):
         return chosen
 
 
+class BalancedSelector(ExampleSelector):
+    """The same number of examples for every label, drawn and ordered by ``seed`` (the same for every query).
+
+    ``k`` examples split evenly over the labels found in ``label_key`` (when
+    ``k`` is not a multiple of the number of labels, the extra shots go to
+    labels picked by the seed); the chosen examples are shuffled so no label
+    always comes last. Balanced, fixed shots keep few-shot classification from
+    copying the majority or the last label, and let contextual calibration
+    (:class:`~augment.prompts.Classifier`) estimate the prior once.
+
+    >>> pool = [{"text": str(i), "label": "pos" if i % 3 else "neg"} for i in range(9)]
+    >>> sorted(ex["label"] for ex in BalancedSelector(seed=1).select(pool, {}, 4))
+    ['neg', 'neg', 'pos', 'pos']
+    """
+
+    def __init__(self, label_key: str = "label", seed: int = 0):
+        self.label_key = label_key
+        self.seed = seed
+
+    def select(self, examples, query, k, render=None):
+        groups: dict[str, list[Example]] = {}
+        for i, ex in enumerate(examples):
+            if self.label_key not in ex:
+                raise ConfigError(f"example {i} has no {self.label_key!r} field; BalancedSelector(label_key=...) names the label field")
+            groups.setdefault(str(ex[self.label_key]), []).append(ex)
+        rng = random.Random(self.seed)
+        labels = list(groups)
+        extra = set(rng.sample(labels, k % len(labels))) if labels else set()
+        chosen: list[Example] = []
+        for label in labels:
+            want = k // len(labels) + (1 if label in extra else 0)
+            if want > len(groups[label]):
+                raise ConfigError(
+                    f"BalancedSelector needs {want} examples labelled {label!r} for k={k}, the pool has "
+                    f"{len(groups[label])}; add examples or lower k"
+                )
+            chosen += rng.sample(groups[label], want)
+        rng.shuffle(chosen)
+        return chosen
+
+
 def get_selector(selector: str | ExampleSelector | None, *, seed: int = 0, embed: Any = None) -> ExampleSelector:
-    """A selector from a name ("fixed", "random", "semantic", "mmr") or an instance."""
+    """A selector from a name ("fixed", "random", "balanced", "semantic", "mmr") or an instance."""
     if selector is None or selector == "fixed":
         return FixedSelector()
     if isinstance(selector, ExampleSelector):
         return selector
     if selector == "random":
         return RandomSelector(seed)
+    if selector == "balanced":
+        return BalancedSelector(seed=seed)
     if selector in ("semantic", "mmr"):
         if embed is None:
             raise ConfigError(f"selector={selector!r} needs embed= (an augment Embedder or a texts -> vectors callable)")
         return SemanticSelector(embed) if selector == "semantic" else MMRSelector(embed)
-    raise ConfigError(f"unknown selector {selector!r}; use 'fixed', 'random', 'semantic', 'mmr' or an ExampleSelector")
+    raise ConfigError(f"unknown selector {selector!r}; use 'fixed', 'random', 'balanced', 'semantic', 'mmr' or an ExampleSelector")
