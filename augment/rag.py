@@ -11,7 +11,11 @@ and :meth:`RAG.show_prompt`), generate, then check the answer
 3. an uncited sentence gets the source that best supports it, marked
    ``inferred`` (small models often forget to cite); with none, it is flagged;
 4. when no source is retrieved (above ``score_threshold``), the answer is
-   ``no_answer`` ("I don't know...") and the LLM is NOT called.
+   ``no_answer`` ("I don't know...") and the LLM is NOT called;
+5. a citation whose source does not support its sentence is moved to the
+   source that does (``SentenceCheck.corrected_from``); a number no source
+   contains makes a sentence unsupported; when nothing in the reply is
+   supported, the answer is "I don't know" (``abstain_unsupported``).
 
 Follow-up questions in :meth:`RAG.chat` are rewritten into standalone queries
 with one LLM call whose prompt is kept in ``answer.rewrite_prompt``.
@@ -40,7 +44,7 @@ from augment.rag_checks import SentenceCheck, SupportChecker, check_answer, cont
 from augment.types import Completion, Message, ScoredDocument
 
 __all__ = ["RAG", "RAGAnswer", "SentenceCheck", "SYSTEM_PROMPT", "QUESTION_TEMPLATE", "REWRITE_TEMPLATE",
-           "NO_ANSWER", "EMPTY_ANSWER", "clean_answer"]
+           "NO_ANSWER", "EMPTY_ANSWER", "UNSUPPORTED_ANSWER", "clean_answer"]
 
 # Short on purpose: the default model's adapter was trained on this exact prompt (tools/make_rag_data.py),
 # and every token of it is re-read for each answer.
@@ -59,6 +63,7 @@ REWRITE_TEMPLATE = (
 
 NO_ANSWER = "I don't know: no document in the collection matches this question."
 EMPTY_ANSWER = "I don't know: the model's reply said nothing (see raw_answer)."
+UNSUPPORTED_ANSWER = "I don't know: no source supports the answer the model wrote (see raw_answer)."
 
 _HEADING_MARKS = re.compile(r"(^|\s)#{1,6}\s+")
 # a small model sometimes starts a line by copying a source header: "[2] (Honey Bees) ..."
@@ -127,7 +132,11 @@ class RAG:
     below it (abstain when none is left); ``prompt``: the user-turn template
     with ``{sources}`` and ``{question}``; ``system``: the system prompt;
     ``history_rewrite``: rewrite follow-ups into standalone queries;
-    ``infer_citations``: attach the best-supporting source to uncited sentences;
+    ``infer_citations``: attach the best-supporting source to uncited sentences, and
+    point a citation that does not support its sentence at the source that does;
+    ``abstain_unsupported``: when no sentence of the reply is supported by the
+    sources (e.g. a figure no source contains), answer "I don't know" (the
+    reply stays in ``raw_answer``);
     ``checker``: the support rule (:class:`~augment.rag_checks.SupportChecker`).
 
     >>> from augment import load_llm, ChromaStore   # doctest: +SKIP
@@ -139,7 +148,8 @@ class RAG:
     def __init__(self, llm: LLM, retriever: Any, k: int = 4, score_threshold: float | None = None,
                  prompt: str | None = None, history_rewrite: bool = True, system: str | None = None,
                  no_answer: str = NO_ANSWER, infer_citations: bool = True, checker: SupportChecker | None = None,
-                 max_tokens: int = 200, max_source_chars: int = 1500, max_history: int = 6, **options: Any):
+                 max_tokens: int = 200, max_source_chars: int = 1500, max_history: int = 6,
+                 abstain_unsupported: bool = True, **options: Any):
         if not isinstance(llm, LLM):
             raise ConfigError(f"RAG needs an augment LLM (e.g. augment.load_llm()), got {type(llm).__name__}")
         if not callable(getattr(retriever, "retrieve", None)):
@@ -152,7 +162,7 @@ class RAG:
                 raise ConfigError(f"the RAG prompt template must contain {var}; got {self.prompt!r}")
         self.llm, self.retriever, self.k, self.score_threshold = llm, retriever, k, score_threshold
         self.history_rewrite, self.system = history_rewrite, SYSTEM_PROMPT if system is None else system
-        self.no_answer, self.infer_citations = no_answer, infer_citations
+        self.no_answer, self.infer_citations, self.abstain_unsupported = no_answer, infer_citations, abstain_unsupported
         self.checker = checker or SupportChecker(embedder=getattr(retriever, "embedder", None))
         self.max_source_chars, self.max_history = max_source_chars, max_history
         self.options = {"max_tokens": max_tokens, **options}
@@ -217,6 +227,9 @@ class RAG:
         citations = {n: sources[n - 1] for n in checked.cited}
         if not any(content_words(s.text) for s in checked.sentences):  # e.g. "The answer is: [4]."
             checked.text = EMPTY_ANSWER
+        elif self.abstain_unsupported and any(s.flagged for s in checked.sentences) and \
+                not any(s.supported for s in checked.sentences):  # every claim it made is unsupported
+            checked.text = UNSUPPORTED_ANSWER
         idk = checked.text.strip().lower().startswith(("i don't know", "i do not know"))
         return RAGAnswer(answer=checked.text, question=question, query=query, sources=sources, citations=citations,
                          sentences=checked.sentences, unsupported=[s.text for s in checked.sentences if s.flagged],

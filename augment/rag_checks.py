@@ -33,7 +33,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["SupportChecker", "SentenceCheck", "CheckedAnswer", "check_answer", "content_words", "split_sentences"]
+__all__ = [
+    "SupportChecker", "SentenceCheck", "CheckedAnswer", "check_answer", "content_words", "split_sentences", "figures"]
 
 _STOP = frozenset("""a about above after again against all also am an and any are as at be because been before being
 below between both but by can could did do does doing down during each few for from further had has have having he her
@@ -108,6 +109,8 @@ class SentenceCheck:
     overlap: float = 0.0
     similarity: float | None = None
     inferred: bool = False
+    #: citations the model wrote that did not support the sentence, replaced by the source that does
+    corrected_from: list[int] = field(default_factory=list)
 
     @property
     def flagged(self) -> bool:
@@ -154,12 +157,37 @@ class SupportChecker:
         return float(q @ self._vec_cache[source])
 
     def supports(self, sentence: str, source: str) -> tuple[bool, float, float | None]:
-        """``(supported, overlap, similarity)``."""
+        """``(supported, overlap, similarity)``.
+
+        A sentence that states a number the source does not contain is never
+        supported (a small model's typical slip: the right sentence with a wrong
+        or invented figure), whatever its word overlap.
+        """
+        if not figures(sentence) <= figures(source):
+            return False, self.overlap(sentence, source), None
         ov = self.overlap(sentence, source)
         if ov >= self.min_overlap:
             return True, ov, None
         sim = self.similarity(sentence, source)
         return (sim is not None and sim >= self.min_similarity), ov, sim
+
+
+_FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def figures(text: str) -> set[str]:
+    """The numbers written in ``text``, normalised (``100,000`` -> ``100000``; ``1.5`` stays), citations ignored.
+
+    >>> sorted(figures("It holds 100,000 records [2] and weighs 1.5 kg."))
+    ['1.5', '100000']
+    """
+    out = set()
+    for m in _FIGURE.finditer(_CITE.sub(" ", text)):
+        tok = m.group(0)
+        if re.fullmatch(r"\d{1,3}(?:,\d{3})+", tok):
+            tok = tok.replace(",", "")
+        out.add(tok.replace(",", "."))
+    return out
 
 
 def _numbers(group: str) -> list[int]:
@@ -196,6 +224,15 @@ def check_answer(answer: str, sources: Sequence[str], checker: SupportChecker | 
                 check.supported = any(r[0] for r in results)
                 best = max(results, key=lambda r: r[1])
                 check.overlap, check.similarity = best[1], best[2]
+                if not check.supported and infer:  # a wrong source number: point it at the source that supports it
+                    scores = [checker.supports(plain, src) for src in sources]
+                    good = [i for i in range(len(sources)) if scores[i][0]]
+                    if good:
+                        n = max(good, key=lambda i: scores[i][1]) + 1
+                        new = _CITE.sub("", new).rstrip()
+                        m = re.search(r"[.!?]+$", new)
+                        new = (new[: m.start()].rstrip() + f" [{n}]" + new[m.start():]) if m else new + f" [{n}]"
+                        check = SentenceCheck(new, [n], True, scores[n - 1][1], scores[n - 1][2], corrected_from=cited)
             else:
                 scores = [checker.supports(plain, src) for src in sources]
                 best_i = max(range(len(sources)), key=lambda i: (scores[i][0], scores[i][1])) if sources else None

@@ -3,8 +3,11 @@
     .venv/bin/python examples/agent_tools.py
 
 On the local model every tool call is produced under a grammar (constrained
-decoding), so it always names a real tool with valid arguments; the small
-135M model may still pick the wrong tool or answer wrongly.
+decoding), so it always names a real tool with valid arguments, and
+``load_llm()`` carries augment's adapter, tuned for tool use: the 135M model
+picks the tool, pulls the arguments out of the request and reports the result.
+It is still a 135M model: measured on held-out tasks it solves about 6 in 10
+(see the README), not every one.
 """
 
 from __future__ import annotations
@@ -31,17 +34,21 @@ def price(item: Literal["apple", "bread", "milk"]) -> str:
     return f"{item} costs {PRICES[item]} euros"
 
 
+TASKS = ["How much does bread cost?", "A crate holds 24 bottles. How many bottles are in 15 crates?"]
+
+
 def main() -> None:
     start = time.perf_counter()
     llm = load_llm()
     agent = Agent(llm, [price, builtin("calculator")], max_steps=3, options={"max_tokens": 48})
-    print("task: How much does bread cost?")
-    for event in agent.stream("How much does bread cost?"):
-        if hasattr(event, "describe"):
-            print(" ", event.describe(), f"({event.tokens} tokens, {event.seconds:.1f} s)", flush=True)
-        else:
-            status = "answer" if event.complete else "no answer (max_steps reached)"
-            print(f"{status}: {event.answer}")
+    for task in TASKS:
+        print(f"task: {task}")
+        for event in agent.stream(task):
+            if hasattr(event, "describe"):
+                print(" ", event.describe(), f"({event.tokens} tokens, {event.seconds:.1f} s)", flush=True)
+            else:
+                status = "answer" if event.complete else "no answer (max_steps reached)"
+                print(f"{status}: {event.answer}")
     print(f"done in {time.perf_counter() - start:.1f} s")
 
 

@@ -35,7 +35,7 @@ def test_prompt_numbers_the_sources_and_is_visible():
     rag, llm = rag_with(["It is about 330 metres tall [1]."])
     answer = rag.ask("How tall is the Eiffel Tower?")
     sent = llm.calls[0].messages
-    assert sent[0].role == "system" and "[1]" in sent[0].content
+    assert sent[0].role == "system" and "square brackets" in sent[0].content
     user = sent[-1].content
     assert "[1] (docs/eiffel.md) The Eiffel Tower is about 330 metres" in user
     assert "[2] (docs/eiffel.md) The tower is repainted" in user
@@ -220,3 +220,33 @@ def test_a_reply_without_content_becomes_i_dont_know():
     answer = rag.ask("How tall?")
     assert answer.answer == EMPTY_ANSWER and answer.abstained and answer.raw_answer == "The answer is: [4]."
     assert answer.removed_citations == [4] and answer.citations == {}
+
+
+MANUAL = [Document("The console memory holds 100,000 records.", {"source": "history.md"}),
+          Document("Each tip of the rain bucket equals 0.3 mm of rain.", {"source": "rain.md"})]
+
+
+def test_a_citation_to_the_wrong_source_is_moved_to_the_one_that_supports_it():
+    rag = RAG(FakeLLM(["The console memory holds 100,000 records [2]."]), ListRetriever(MANUAL))
+    a = rag.ask("How many records does the console hold?")
+    assert a.answer == "The console memory holds 100,000 records [1]."
+    assert list(a.citations) == [1] and a.sentences[0].corrected_from == [2] and not a.unsupported
+
+
+def test_a_figure_no_source_contains_is_unsupported_and_the_answer_abstains():
+    rag = RAG(FakeLLM(["The console memory holds 250,000 records [1]."]), ListRetriever(MANUAL))
+    a = rag.ask("How many records does the console hold?")
+    assert a.abstained and a.answer.startswith("I don't know")
+    assert a.raw_answer == "The console memory holds 250,000 records [1]."  # nothing the model wrote is lost
+    kept = RAG(FakeLLM(["The console memory holds 250,000 records [1]."]), ListRetriever(MANUAL),
+               abstain_unsupported=False).ask("How many records?")
+    assert not kept.abstained and kept.unsupported == ["The console memory holds 250,000 records [1]."]
+
+
+def test_figures_are_compared_normalised():
+    from augment.rag_checks import figures
+
+    checker = SupportChecker()
+    assert figures("100,000 records and 0.3 mm [2]") == {"100000", "0.3"}
+    assert checker.supports("It holds 100000 records.", "The console memory holds 100,000 records.")[0]
+    assert not checker.supports("It holds 100,001 records.", "The console memory holds 100,000 records.")[0]
