@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from augment.errors import APIError, APITimeoutError, ConfigError, MalformedResponseError, RateLimitError, ServerUnreachableError
-from augment.retrieval.embeddings import BaseEmbedder, EmbeddingCache, default_cache_dir
+from augment.paths import cache_root
+from augment.retrieval.embeddings import BaseEmbedder, EmbeddingCache
 
 __all__ = ["RemoteEmbedder"]
 
@@ -60,7 +61,7 @@ class RemoteEmbedder(BaseEmbedder):
         self.normalize = normalize
         self.model_id = f"openai:{model}@{self.base_url}"
         self.cache_key = f"{self.model_id}|{'n' if normalize else 'r'}"
-        self.cache = EmbeddingCache(cache_dir or default_cache_dir()) if cache else None
+        self.cache = EmbeddingCache(cache_dir or cache_root()) if cache else None
         self._dimension = dimension
         self._client: Any = None
         self.requests = 0  # HTTP requests that succeeded, a running count
