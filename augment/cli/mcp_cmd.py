@@ -59,6 +59,8 @@ def mcp(tool_names: str, tools_dir: str | None, collection: str | None, db: str 
 
             agent = Agent(llm, tools, options={"max_tokens": max_tokens})
         server = mcp_server(tools, rag=rag, agent=agent, answer=answer, retriever=retriever, name=name)
+        if collection:  # load the embedder now, so the first search does not pay for it (and time out)
+            (retriever if retriever is not None else rag.retriever).retrieve("warm up", 1)
     except AugmentError as e:
         raise click.ClickException(str(e)) from None
     names = ", ".join(server.augment_tools.names)
