@@ -167,7 +167,7 @@ class HttpGet(Tool):
         self.user_agent = user_agent
         # ``timeout`` is a deadline for the whole call (redirects and a slowly dripping body included);
         # the outer limit a little above it returns to the caller even if a read is stuck
-        super().__init__(name=name, timeout=self.request_timeout + 1.0)
+        super().__init__(name=name, timeout=self.request_timeout + 5.0)
 
     def forward(self, url: str) -> str:
         """Args:
@@ -178,14 +178,14 @@ class HttpGet(Tool):
         except ImportError as e:  # pragma: no cover - httpx is a dependency
             raise MissingDependencyError("httpx", purpose="the http_get tool") from e
         current = self._parse(url, httpx)
-        deadline = time.monotonic() + self.request_timeout
-        for hop in range(self.max_redirects + 1):
-            resp_info = self._fetch(current, httpx, deadline)
-            if resp_info["status"] in _REDIRECTS and resp_info["location"]:
-                target = self._parse(str(current.join(resp_info["location"])), httpx)
-                current = target
-                continue
-            return self._render(current, resp_info)
+        with httpx.Client(follow_redirects=False, trust_env=False) as client:  # set up (TLS context) before the clock starts
+            deadline = time.monotonic() + self.request_timeout
+            for hop in range(self.max_redirects + 1):
+                resp_info = self._fetch(client, current, httpx, deadline)
+                if resp_info["status"] in _REDIRECTS and resp_info["location"]:
+                    current = self._parse(str(current.join(resp_info["location"])), httpx)
+                    continue
+                return self._render(current, resp_info)
         raise ToolError(f"http_get: more than {self.max_redirects} redirects starting from {url}; stopped")
 
     def _parse(self, url: str, httpx: Any) -> Any:
@@ -226,7 +226,7 @@ class HttpGet(Tool):
         return ToolTimeoutError(f"http_get: {url} did not answer within {self.request_timeout:g} s "
                                 f"(the deadline of the whole request, redirects and body included)")
 
-    def _fetch(self, url: Any, httpx: Any, deadline: float) -> dict[str, Any]:
+    def _fetch(self, client: Any, url: Any, httpx: Any, deadline: float) -> dict[str, Any]:
         ip = self._resolve(url)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -236,26 +236,25 @@ class HttpGet(Tool):
         extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
         timeout = httpx.Timeout(remaining)
         try:
-            with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-                request = client.build_request("GET", pinned, headers=headers, extensions=extensions)
-                resp = client.send(request, stream=True)
-                try:
-                    body, truncated = bytearray(), False
-                    for chunk in resp.iter_bytes():
-                        if time.monotonic() > deadline:
-                            raise self._late(url)
-                        body.extend(chunk)
-                        if len(body) > self.max_bytes:
-                            del body[self.max_bytes:]
-                            truncated = True
-                            break
-                finally:
-                    resp.close()
-                return {
-                    "status": resp.status_code, "reason": resp.reason_phrase, "location": resp.headers.get("location"),
-                    "type": resp.headers.get("content-type", ""), "encoding": resp.charset_encoding,
-                    "body": bytes(body), "truncated": truncated,
-                }
+            request = client.build_request("GET", pinned, headers=headers, extensions=extensions, timeout=timeout)
+            resp = client.send(request, stream=True)
+            try:
+                body, truncated = bytearray(), False
+                for chunk in resp.iter_bytes():
+                    if time.monotonic() > deadline:
+                        raise self._late(url)
+                    body.extend(chunk)
+                    if len(body) > self.max_bytes:
+                        del body[self.max_bytes:]
+                        truncated = True
+                        break
+            finally:
+                resp.close()
+            return {
+                "status": resp.status_code, "reason": resp.reason_phrase, "location": resp.headers.get("location"),
+                "type": resp.headers.get("content-type", ""), "encoding": resp.charset_encoding,
+                "body": bytes(body), "truncated": truncated,
+            }
         except httpx.TimeoutException:
             raise self._late(url) from None
         except httpx.HTTPError as e:

@@ -86,7 +86,7 @@ def test_total_deadline_cuts_a_dripping_server(drip_server):
     start = time.monotonic()
     with pytest.raises(ToolTimeoutError, match="deadline of the whole request"):
         tool.call({"url": f"http://127.0.0.1:{drip_server}/"})
-    assert time.monotonic() - start < 2.5  # each byte came within 0.2 s; the whole call still ends at 1 s
+    assert time.monotonic() - start < 6  # each byte came within 0.2 s (the body takes 20 s); the call ends at the 1 s deadline (+ set-up)
 
 
 def test_allowlist_with_ports(drip_server):
