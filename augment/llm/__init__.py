@@ -10,7 +10,7 @@ from typing import Any
 from augment.llm.base import LLM, GenerateOptions, normalize_messages
 from augment.llm.fake import FakeLLM
 
-__all__ = ["LLM", "GenerateOptions", "normalize_messages", "FakeLLM", "TransformersLLM", "OpenAICompatibleLLM", "load_llm"]
+__all__ = ["LLM", "GenerateOptions", "normalize_messages", "FakeLLM", "TransformersLLM", "OpenAICompatibleLLM", "LlamaCppLLM", "load_llm"]
 
 
 def __getattr__(name: str) -> Any:
@@ -22,6 +22,10 @@ def __getattr__(name: str) -> Any:
         from augment.llm.openai import OpenAICompatibleLLM
 
         return OpenAICompatibleLLM
+    if name == "LlamaCppLLM":
+        from augment.llm.llamacpp import LlamaCppLLM
+
+        return LlamaCppLLM
     if name == "load_llm":
         from augment.llm.loader import load_llm
 
