@@ -104,8 +104,13 @@ def main() -> None:
     splitter = default_splitter(ours_emb)
     chunks = [c for f in files for c in split_documents(load_file(f), splitter)]
     texts = [c.text for c in chunks]
+    from augment._cpu import cpu_has_fast_bf16, cpu_model
+
+    bf16 = cpu_has_fast_bf16()
+    print(f"CPU: {cpu_model()} ({'native bf16 (AMX/AVX512-BF16)' if bf16 else 'no native bf16'}); "
+          f"ours in {ours_emb.dtype} (dtype='auto'), langchain in float32", flush=True)
     print(f"corpus: {len(files)} files of Python {sys.version.split()[0]} stdlib docstrings -> "
-          f"{len(chunks)} passages (chunks), model {ours_emb.model_id}, ours in {ours_emb.dtype}", flush=True)
+          f"{len(chunks)} passages (chunks), model {ours_emb.model_id}", flush=True)
 
     # -- LangChain: Chroma.from_documents + HuggingFaceEmbeddings over the same model folder ------------
     from langchain_chroma import Chroma
@@ -205,6 +210,8 @@ def main() -> None:
         "self_mrr10_langchain": round(statistics.mean(lc_rr), 4),
         "langchain_query_p50_ms": round(percentile(lc_ms, 50), 2),
         "ours_dtype": ours_emb.dtype,
+        "cpu": cpu_model(),
+        "cpu_native_bf16": bf16,
         "torch_threads": args.threads,
     }))
 

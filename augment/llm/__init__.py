@@ -9,12 +9,13 @@ from augment._lazy import lazy_attributes
 from augment.llm.base import LLM, GenerateOptions, normalize_messages
 from augment.llm.fake import FakeLLM
 
-__all__ = ["LLM", "GenerateOptions", "normalize_messages", "FakeLLM", "TransformersLLM", "OpenAICompatibleLLM", "load_llm",
-           "resolve_spec"]
+__all__ = ["LLM", "GenerateOptions", "normalize_messages", "FakeLLM", "TransformersLLM", "OpenAICompatibleLLM", "LlamaCppLLM",
+           "load_llm", "resolve_spec"]
 
 __getattr__, __dir__ = lazy_attributes(globals(), {
     "TransformersLLM": "augment.llm.transformers",
     "OpenAICompatibleLLM": "augment.llm.openai",
+    "LlamaCppLLM": "augment.llm.llamacpp",
     "load_llm": "augment.llm.loader",
     "resolve_spec": "augment.llm.loader",
 })

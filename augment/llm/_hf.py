@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from augment import _cpu
+from augment._cpu import cpu_has_fast_bf16  # noqa: F401  (re-exported: the check lives in augment._cpu)
 from augment.errors import ConfigError
 from augment.types import Message
 
@@ -55,16 +57,6 @@ def resolve_device(device: Any = None) -> str:
     return dev
 
 
-def cpu_has_fast_bf16() -> bool:
-    """True when the CPU computes bfloat16 natively (AMX or AVX512-BF16)."""
-    import torch
-
-    try:
-        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
-    except AttributeError:  # pragma: no cover - older torch
-        return False
-
-
 def resolve_dtype(dtype: Any, device: str) -> Any:
     """Pick the torch dtype.
 
@@ -82,7 +74,7 @@ def resolve_dtype(dtype: Any, device: str) -> Any:
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         if device.startswith("mps"):
             return torch.float16
-        return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
+        return getattr(torch, _cpu.fast_cpu_dtype())
     if isinstance(dtype, torch.dtype):
         return dtype
     name = aliases.get(str(dtype).lower(), str(dtype).lower()).replace("torch.", "")

@@ -8,6 +8,8 @@ spec                     backend
 ``"path/to/folder"``     a transformers folder (config.json, weights, tokenizer)
 ``"path/model.gguf"``    a GGUF file (converted once, cached as safetensors)
 ``"openai:model"``       an OpenAI-compatible server (``base_url=``, ``api_key=``)
+``"llamacpp"``           the embedded default GGUF on llama.cpp (extra ``augment[llamacpp]``)
+``"llamacpp:FILE.gguf"``  a GGUF file on llama.cpp (``n_ctx=``, ``n_threads=``)
 =======================  ==================================================
 
 >>> from augment.llm.loader import load_llm          # doctest: +SKIP
@@ -139,12 +141,15 @@ def _load(spec: str | os.PathLike | None, kwargs: dict[str, Any]) -> LLM:
         from augment.llm.openai import OpenAICompatibleLLM
 
         return OpenAICompatibleLLM(spec[len("openai:"):], **kwargs)
+    if isinstance(spec, str) and (spec == "llamacpp" or spec.startswith("llamacpp:")):
+        return _llamacpp(spec.partition(":")[2], kwargs)
     _check_local_options(kwargs)  # a typo is caught before any loading
     found = resolve_spec(spec, cache_dir)
     return _local(found.source, kwargs, found.name)
 
 
-LOCAL_OPTIONS = ("dtype", "device", "context_window", "truncation", "model_name", "local_files_only", "trust_remote_code")
+LOCAL_OPTIONS = ("dtype", "device", "context_window", "truncation", "model_name", "local_files_only", "trust_remote_code",
+                 "prefix_cache")
 
 
 def _check_local_options(kwargs: dict[str, Any]) -> None:
@@ -159,3 +164,18 @@ def _local(source: str | os.PathLike, kwargs: dict[str, Any], name: str) -> LLM:
 
     kwargs.setdefault("model_name", name)
     return TransformersLLM.from_pretrained(source, **kwargs)
+
+
+def _llamacpp(path: str, kwargs: dict[str, Any]) -> LLM:
+    """``"llamacpp"`` / ``"llamacpp:default"``: the embedded GGUF; ``"llamacpp:FILE.gguf"``: that file."""
+    from augment.llm.defaults import DEFAULT_MODEL_NAME, default_gguf_path
+    from augment.llm.llamacpp import LlamaCppLLM
+
+    unknown = sorted(set(kwargs) - set(LlamaCppLLM.OPTIONS))
+    if unknown:
+        raise ConfigError(f"unknown load_llm option(s) {unknown} for a llama.cpp model; known: adapter, "
+                          + ", ".join(LlamaCppLLM.OPTIONS))
+    if path in ("", "default"):
+        kwargs.setdefault("model_name", DEFAULT_MODEL_NAME)
+        return LlamaCppLLM(default_gguf_path(), **kwargs)
+    return LlamaCppLLM(path, **kwargs)

@@ -21,6 +21,7 @@ from augment.errors import ConfigError, ContextLengthError, ModelLoadError, Mode
 from augment.llm import _hf
 from augment.llm.lora import AdapterMixin
 from augment.llm.base import LLM, GenerateOptions, MessagesLike, StreamItem, normalize_messages, normalize_tools
+from augment.llm.kvcache import PrefixCache, cache_kwarg, generated_cache, weights_key
 from augment.types import Completion, Message, Usage
 
 __all__ = ["TransformersLLM", "Generated"]
@@ -85,13 +86,28 @@ class TransformersLLM(AdapterMixin, LLM):
     :class:`Generated` rows), :meth:`_to_completion` and ``_eos_ids`` (the
     token ids that end a reply).
 
+    Prefix KV-cache reuse (``prefix_cache=True``, the default): the key/value
+    cache of recent single prompts is kept (:class:`~augment.llm.kvcache.PrefixCache`,
+    LRU, bounded in entries and bytes, keyed by the adapter and the weights),
+    and the next call computes only the tokens after the longest common
+    prefix: an agent step re-reads its system prompt, tool schemas and earlier
+    steps for free, a chat turn its history. Output and logits are the same
+    with and without it; batches of several rows bypass it.
+    ``prefix_cache=False`` turns it off, ``prefix_cache=PrefixCache(max_entries=...,
+    max_bytes=...)`` sizes it, ``llm.prefix_cache.stats()`` shows its hits.
+
     Thread safety: generate calls and adapter switches are serialised by a lock.
     """
 
     def __init__(self, model: Any, tokenizer: Any, *, model_name: str | None = None, device: str | None = None,
-                 context_window: int | None = None, truncation: str = "error"):
+                 context_window: int | None = None, truncation: str = "error", prefix_cache: bool | PrefixCache = True):
         if truncation not in ("error", "left"):
             raise ConfigError(f"truncation={truncation!r}; use 'error' (raise ContextLengthError) or 'left'")
+        if not isinstance(prefix_cache, (bool, PrefixCache)):
+            raise ConfigError(f"prefix_cache={prefix_cache!r}; use True (the default), False or a PrefixCache(...)")
+        #: the KV cache of recent prompts, reused by longest common token prefix (None: off)
+        self.prefix_cache: PrefixCache | None = PrefixCache() if prefix_cache is True else (
+            prefix_cache if isinstance(prefix_cache, PrefixCache) else None)
         self.model = model
         self.tokenizer = tokenizer
         self.device = str(device or getattr(model, "device", "cpu"))
@@ -162,6 +178,11 @@ class TransformersLLM(AdapterMixin, LLM):
                 return value
         limit = getattr(self.tokenizer, "model_max_length", None)
         return limit if isinstance(limit, int) and 0 < limit < 1_000_000 else 512
+
+    def clear_prefix_cache(self) -> None:
+        """Drop the kept KV caches (they are also keyed by the weights, so a changed model never reuses them)."""
+        if self.prefix_cache is not None:
+            self.prefix_cache.clear()
 
     # ---- prompts --------------------------------------------------------
     @property
@@ -306,11 +327,20 @@ class TransformersLLM(AdapterMixin, LLM):
             kwargs["stopping_criteria"] = StoppingCriteriaList([_EventStop(stop_event)])
         if streamer is not None:
             kwargs["streamer"] = streamer
+        cache = self.prefix_cache if enc["input_ids"].shape[0] == 1 and not self.is_seq2seq else None
         with self._lock, self._adapter_scope(options.adapter), torch.inference_mode():
+            if cache is not None:  # one row: reuse the longest cached prefix, keep this call's cache
+                key = weights_key(self.model, options.adapter if options.adapter is not None else self._active_adapter)
+                tokens = enc["input_ids"][0].tolist()
+                kwargs[cache_kwarg()] = cache.lookup(key, tokens)
+                kwargs["generation_config"].update(return_dict_in_generate=True, use_cache=True)
             with torch.random.fork_rng(devices=[]) if options.seed is not None else contextlib.nullcontext():
                 if options.seed is not None:
                     torch.manual_seed(options.seed)
                 out = self.model.generate(**enc, **kwargs)
+            if cache is not None:
+                cache.store(key, out.sequences[0].tolist(), generated_cache(out))
+                out = out.sequences
         prompt_counts = enc["attention_mask"].sum(dim=1).tolist()
         new = out[:, 1:] if self.is_seq2seq else out[:, enc["input_ids"].shape[1]:]
         results = []

@@ -221,13 +221,28 @@ def _load_model(path: str, device: str, dtype: str, max_seq_length: int | None) 
         return model
 
 
+def _auto_dtype(device: str) -> str:
+    """The fast dtype for ``device``: by the CPU's bf16 support (see :mod:`augment._cpu`), float16 on CUDA."""
+    from augment import _cpu
+
+    if str(device).startswith("cuda"):
+        return "float16"
+    if str(device).startswith("cpu"):
+        return _cpu.fast_cpu_dtype()
+    return "float32"
+
+
 class Embedder(BaseEmbedder):
     """A sentence-transformers embedding model, offline, cached.
 
     ``model``: None (the packaged all-MiniLM-L6-v2), a local folder, or a hub id
-    already in the local Hugging Face cache. ``dtype``: ``"bfloat16"`` (default on
-    CPU: ~3x faster, vectors within 0.002 cosine of float32 and the same top-10)
-    or ``"float32"``. ``cache_dir``: where the embedding cache lives
+    already in the local Hugging Face cache. ``dtype``: ``"auto"`` (the default)
+    picks by the hardware, as the LLM does: on a CPU with native bf16 (AMX /
+    AVX512-BF16) ``"bfloat16"`` (~3x faster there, vectors within 0.002 cosine of
+    float32 and the same top-10), on other CPUs ``"float32"`` (emulated bf16 is ~6x
+    slower: 6.4 vs 39.2 passages/s measured on an AMD EPYC), on CUDA
+    ``"float16"``; or give ``"float32"``, ``"bfloat16"`` or ``"float16"``.
+    ``emb.dtype`` tells which one runs. ``cache_dir``: where the embedding cache lives
     (default ``$AUGMENT_CACHE_DIR``); ``cache=False`` turns it off.
 
     >>> emb = Embedder()                                    # doctest: +SKIP
@@ -247,7 +262,7 @@ class Embedder(BaseEmbedder):
         self,
         model: str | os.PathLike | None = None,
         device: str = "cpu",
-        dtype: str = "bfloat16",
+        dtype: str = "auto",
         batch_size: int = 64,
         cache_dir: str | os.PathLike | None = None,
         normalize: bool = True,
@@ -256,8 +271,9 @@ class Embedder(BaseEmbedder):
     ):
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-        if dtype not in ("float32", "bfloat16", "float16"):
-            raise ConfigError(f"dtype must be 'float32', 'bfloat16' or 'float16', got {dtype!r}")
+        if dtype not in ("auto", "float32", "bfloat16", "float16"):
+            raise ConfigError(f"dtype must be 'auto', 'float32', 'bfloat16' or 'float16', got {dtype!r}")
+        dtype = _auto_dtype(device) if dtype == "auto" else dtype
         self.device, self.dtype, self.batch_size, self.normalize = device, dtype, batch_size, normalize
         path, self.model_id = self._resolve(model)
         self._path, self._max_seq_length, self._st = path, max_seq_length, None

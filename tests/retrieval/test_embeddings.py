@@ -40,13 +40,27 @@ def test_cache_persists_and_skips_the_model(tmp_path):
 def test_bfloat16_matches_float32(default_embedder, tmp_path):
     texts = [f"Passage {i} about {topic}." for i, topic in enumerate(
         ["rivers", "volcanoes", "databases", "vector search", "bread baking", "tennis", "jazz", "orbits"])]
-    fp32 = Embedder(dtype="float32", cache=False)
-    a, b = fp32.embed_documents(texts), default_embedder.embed_documents(texts)
-    assert default_embedder.dtype == "bfloat16"
+    fp32, bf16 = Embedder(dtype="float32", cache=False), Embedder(dtype="bfloat16", cache=False)
+    a, b = fp32.embed_documents(texts), bf16.embed_documents(texts)
+    assert (fp32.dtype, bf16.dtype) == ("float32", "bfloat16")
     assert float(np.min(np.sum(a * b, axis=1))) > 0.99
     q = "How do vector databases search?"
     assert np.argsort(-(a @ fp32.embed_query(q)))[:3].tolist() == \
-        np.argsort(-(b @ default_embedder.embed_query(q)))[:3].tolist()
+        np.argsort(-(b @ bf16.embed_query(q)))[:3].tolist()
+
+
+def test_default_dtype_follows_the_cpu(default_embedder, monkeypatch):
+    from augment import _cpu
+
+    # this machine's own choice: bf16 only where the CPU computes it natively (float32 on the AMD EPYC here)
+    assert default_embedder.dtype == ("bfloat16" if _cpu.cpu_has_fast_bf16() else "float32")
+    assert default_embedder.cache_key.endswith(f"|{default_embedder.dtype}|n")  # vectors of each dtype cached apart
+    monkeypatch.setattr(_cpu, "cpu_has_fast_bf16", lambda: True)
+    assert Embedder(cache=False).dtype == "bfloat16"
+    monkeypatch.setattr(_cpu, "cpu_has_fast_bf16", lambda: False)
+    assert Embedder(cache=False).dtype == "float32"
+    assert Embedder(device="cuda", cache=False).dtype == "float16"
+    assert Embedder(dtype="bfloat16", cache=False).dtype == "bfloat16"  # an explicit dtype is kept
 
 
 def test_missing_package_names_the_pip_command(monkeypatch):

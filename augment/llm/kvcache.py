@@ -1,0 +1,206 @@
+"""Prefix KV-cache reuse for :class:`~augment.llm.transformers.TransformersLLM`.
+
+An agent step, a chat turn or a RAG question re-sends a prompt that starts
+like the last one (the system prompt, the tool schemas, the earlier turns).
+:class:`PrefixCache` keeps the key/value tensors of recent prompts (and of
+the replies generated after them) and, on the next call, hands ``generate``
+a ``DynamicCache`` holding the longest common token prefix, so only the new
+tokens are computed.
+
+Correct by construction:
+
+* entries are keyed by the weights in use: the adapter name, the model
+  object, and the version counters of its parameters (a merge, an adapter
+  load or a training step changes them, so stale entries are never matched);
+* a prefix is reused only up to the last prompt token minus one: ``generate``
+  always recomputes at least the last prompt token, whose logits start the reply;
+* the stored tensors are never written: each call gets a fresh cache built
+  from slices of them (the model appends with ``torch.cat``);
+* only plain full-attention caches (``DynamicLayer``) are stored; sliding-window
+  or hybrid caches, batches (padded rows) and encoder-decoder models bypass it.
+
+Bounded: at most ``max_entries`` prompts and ``max_bytes`` of tensors, least
+recently used dropped first; an entry whose tokens extend another replaces it.
+
+>>> cache = PrefixCache(max_entries=4, max_bytes=64 << 20)
+>>> cache.stats()["entries"]
+0
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Hashable, Sequence
+
+from augment.errors import ConfigError
+
+__all__ = ["PrefixCache", "common_prefix_length", "weights_key", "cache_kwarg", "generated_cache"]
+
+
+def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
+    """Number of leading tokens ``a`` and ``b`` share.
+
+    >>> common_prefix_length([1, 2, 3, 4], [1, 2, 9])
+    2
+    """
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def weights_key(model: Any, adapter: str | None) -> Hashable:
+    """What the cached tensors depend on: the adapter, the model object and its parameters' versions.
+
+    ``Tensor._version`` grows on every in-place change (an optimizer step, a
+    ``load_state_dict``, a merge), so a changed model never matches old entries.
+    """
+    try:
+        version = sum(p._version for p in model.parameters())
+    except RuntimeError:  # parameters created under torch.inference_mode() track no version
+        version = -1
+    return (adapter, id(model), version)
+
+
+def cache_kwarg() -> str:
+    """The ``generate`` keyword that takes a cache: ``cache`` (transformers >= 5.2x) or ``past_key_values``."""
+    from transformers.generation.utils import GenerateDecoderOnlyOutput
+
+    return "cache" if "cache" in getattr(GenerateDecoderOnlyOutput, "__dataclass_fields__", {}) else "past_key_values"
+
+
+def generated_cache(output: Any) -> Any:
+    """The cache of a ``generate(..., return_dict_in_generate=True)`` result."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else getattr(output, "past_key_values", None)
+
+
+@dataclass
+class _Entry:
+    key: Hashable
+    tokens: list[int]
+    layers: list[tuple[Any, Any]]  # (keys, values) per layer, shape [1, heads, len(tokens), head_dim]
+    nbytes: int = field(default=0)
+
+
+class PrefixCache:
+    """An LRU store of key/value caches of recent prompts, reused by longest common token prefix.
+
+    ``max_entries``: prompts kept; ``max_bytes``: total size of the kept tensors
+    (default 512 MiB; SmolLM2-135M in float32 takes 46 KB a token, so 512 MiB
+    holds about 11,000 tokens). ``min_reuse``: shortest prefix worth reusing.
+
+    Used by :class:`~augment.llm.transformers.TransformersLLM` (``prefix_cache=``
+    ``True`` (default), ``False`` or a ``PrefixCache``)::
+
+        llm = load_llm(prefix_cache=PrefixCache(max_entries=2, max_bytes=128 << 20))
+        llm.complete([...]); llm.complete([... one more turn])   # the 2nd call reuses the 1st prompt
+        llm.prefix_cache.stats()   # {'hits': 1, 'reused_tokens': ..., ...}
+        llm.clear_prefix_cache()
+    """
+
+    def __init__(self, max_entries: int = 8, max_bytes: int = 512 << 20, min_reuse: int = 1):
+        if max_entries < 1:
+            raise ConfigError(f"PrefixCache(max_entries={max_entries}): keep at least 1 entry, or pass prefix_cache=False")
+        if max_bytes < 1:
+            raise ConfigError(f"PrefixCache(max_bytes={max_bytes}): give a positive size in bytes")
+        self.max_entries, self.max_bytes, self.min_reuse = max_entries, max_bytes, max(1, min_reuse)
+        self._entries: OrderedDict[int, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        self._next = 0
+        self.hits = self.misses = self.reused_tokens = self.computed_tokens = 0
+
+    # ---- lookup ---------------------------------------------------------
+    def lookup(self, key: Hashable, tokens: Sequence[int]) -> Any | None:
+        """A fresh ``DynamicCache`` holding the longest cached prefix of ``tokens`` (at most ``len - 1``), or None."""
+        limit = len(tokens) - 1
+        best, best_len = None, 0
+        with self._lock:
+            for slot, entry in self._entries.items():
+                if entry.key != key:
+                    continue
+                n = min(common_prefix_length(entry.tokens, tokens), limit)
+                if n > best_len:
+                    best, best_len = slot, n
+            if best is None or best_len < self.min_reuse:
+                self.misses += 1
+                self.computed_tokens += len(tokens)
+                return None
+            self._entries.move_to_end(best)
+            entry = self._entries[best]
+            self.hits += 1
+            self.reused_tokens += best_len
+            self.computed_tokens += len(tokens) - best_len
+            layers = [(k[..., :best_len, :], v[..., :best_len, :]) for k, v in entry.layers]
+        from transformers import DynamicCache
+
+        return DynamicCache(ddp_cache_data=layers)
+
+    # ---- store ----------------------------------------------------------
+    def store(self, key: Hashable, tokens: Sequence[int], cache: Any) -> bool:
+        """Keep ``cache`` (the ``past_key_values`` after a call) for the first ``len(cache)`` of ``tokens``.
+
+        Returns False (and keeps nothing) for caches that are not plain
+        full-attention ``DynamicLayer`` lists of one row.
+        """
+        layers = _plain_layers(cache)
+        if layers is None:
+            return False
+        length = int(layers[0][0].shape[-2])
+        tokens = list(tokens[:length])
+        if len(tokens) != length or length == 0:
+            return False
+        nbytes = sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in layers)
+        if nbytes > self.max_bytes:
+            return False
+        with self._lock:
+            for slot, old in list(self._entries.items()):  # entries this one extends (or equals) are subsumed
+                if old.key == key and len(old.tokens) <= length and tokens[: len(old.tokens)] == old.tokens:
+                    del self._entries[slot]
+            self._entries[self._next] = _Entry(key, tokens, layers, nbytes)
+            self._next += 1
+            while len(self._entries) > self.max_entries or self._bytes() > self.max_bytes:
+                self._entries.popitem(last=False)
+        return True
+
+    def _bytes(self) -> int:
+        return sum(e.nbytes for e in self._entries.values())
+
+    def clear(self) -> None:
+        """Drop every entry (the counters stay)."""
+        with self._lock:
+            self._entries.clear()
+
+    def stats(self) -> dict[str, int]:
+        """``entries``, ``bytes``, ``hits``, ``misses``, ``reused_tokens``, ``computed_tokens`` (prompt tokens run)."""
+        with self._lock:
+            return {"entries": len(self._entries), "bytes": self._bytes(), "hits": self.hits, "misses": self.misses,
+                    "reused_tokens": self.reused_tokens, "computed_tokens": self.computed_tokens}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"PrefixCache(max_entries={self.max_entries}, max_bytes={self.max_bytes}, entries={len(self)})"
+
+
+def _plain_layers(cache: Any) -> list[tuple[Any, Any]] | None:
+    """``[(keys, values)]`` of a one-row cache made only of full-attention ``DynamicLayer`` s, else None."""
+    try:
+        from transformers.cache_utils import DynamicCache, DynamicLayer
+    except ImportError:  # pragma: no cover - transformers is a core dependency
+        return None
+    if type(cache) is not DynamicCache or not getattr(cache, "layers", None):
+        return None
+    out = []
+    for layer in cache.layers:
+        if type(layer) is not DynamicLayer or not layer.is_initialized or layer.keys is None:
+            return None
+        if layer.keys.dim() != 4 or layer.keys.shape[0] != 1:
+            return None
+        out.append((layer.keys, layer.values))
+    lengths = {k.shape[-2] for k, _ in out}
+    return out if len(lengths) == 1 else None

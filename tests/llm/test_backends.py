@@ -1,0 +1,119 @@
+"""The README's LLM features on both local backends (transformers and llama.cpp), one parametrized suite.
+
+Both run the real embedded default model (SmolLM2-135M-Instruct); each is loaded once per session.
+Replies are kept short (a few tokens) so the suite stays quick.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from augment.errors import AdapterError, ConfigError, ContextLengthError
+from augment.types import Completion
+
+pytestmark = pytest.mark.real_model
+
+Q = "What is the capital of France?"
+ADD = {"type": "function", "function": {"name": "add", "description": "Add two integers.", "parameters": {
+    "type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}, "required": ["a", "b"]}}}
+
+
+@pytest.fixture(scope="session")
+def llamacpp_llm():
+    """The embedded default GGUF on llama.cpp, loaded once per session."""
+    pytest.importorskip("llama_cpp", reason="the llama.cpp backend needs: pip install 'augment[llamacpp]'")
+    from augment.llm.loader import load_llm
+
+    return load_llm("llamacpp", n_ctx=2048)
+
+
+@pytest.fixture(params=["transformers", "llamacpp"])
+def llm(request):
+    name = "default_llm" if request.param == "transformers" else "llamacpp_llm"
+    return request.getfixturevalue(name)
+
+
+def test_both_backends_render_the_same_prompt(default_llm, llamacpp_llm):
+    msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    assert llamacpp_llm.render_prompt(msgs) == default_llm.render_prompt(msgs)
+    assert llamacpp_llm.render_prompt(Q, tools=[ADD]) == default_llm.render_prompt(Q, tools=[ADD])
+    assert llamacpp_llm.model_name == default_llm.model_name == "SmolLM2-135M-Instruct"
+
+
+def test_greedy_answer_usage_and_finish_reason(llm):
+    a, b = llm.complete(Q, max_tokens=6), llm.complete(Q, max_tokens=6)
+    assert a.text == b.text and a.text.strip()
+    if llm.model_name == "SmolLM2-135M-Instruct" and not hasattr(llm, "_llama"):
+        assert "Paris" in a.text  # (llama.cpp's Q8 activations may change this tiny model's greedy words)
+    assert a.usage.prompt_tokens == llm.count_tokens(llm.render_prompt(Q))
+    assert a.usage.completion_tokens == 6 and a.finish_reason == "length"
+    short = llm.complete("Is the sky blue? Answer yes or no.", max_tokens=12)
+    assert short.finish_reason == "stop" and short.usage.completion_tokens < 12
+
+
+def test_stop_strings_and_stream(llm):
+    full = llm.complete(Q, max_tokens=8).text
+    word = full.split()[3]
+    cut = llm.complete(Q, max_tokens=8, stop=[word])
+    assert cut.text == full[: full.index(word)] and cut.finish_reason == "stop"
+    items = list(llm.stream(Q, max_tokens=8))
+    assert isinstance(items[-1], Completion) and len(items) > 3
+    assert "".join(items[:-1]) == items[-1].text == full
+
+
+def test_seeded_sampling_and_batch(llm):
+    one = llm.complete("Write a word.", temperature=1.2, seed=11, max_tokens=6)
+    assert llm.complete("Write a word.", temperature=1.2, seed=11, max_tokens=6).text == one.text
+    others = {llm.complete("Write a word.", temperature=1.2, seed=s, max_tokens=6).text for s in (1, 2, 3)}
+    assert len(others | {one.text}) > 1
+    rows = llm.batch([Q, "Name a colour."], max_tokens=5)
+    assert [r.text for r in rows] == [llm.complete(q, max_tokens=5).text for q in (Q, "Name a colour.")]
+
+
+async def test_async_twins(llm):
+    done = await llm.acomplete(Q, max_tokens=4)
+    pieces = [p async for p in llm.astream(Q, max_tokens=4)]
+    assert pieces[-1].text == done.text == "".join(pieces[:-1])
+
+
+def test_constrained_tool_call_and_response_format(llm):
+    call = llm.complete("What is 2 + 3? Use the tool.", tools=[ADD], tool_choice="required", max_tokens=24)
+    assert call.finish_reason == "tool_calls" and call.tool_calls[0].name == "add"
+    assert set(call.tool_calls[0].arguments) == {"a", "b"}
+    assert all(isinstance(v, int) for v in call.tool_calls[0].arguments.values())
+    schema = {"type": "object", "properties": {"colour": {"enum": ["red", "green", "blue"]}}, "required": ["colour"]}
+    out = llm.complete("Name a colour.", response_format=schema, max_tokens=16)
+    assert out.parsed["colour"] in ("red", "green", "blue") and out.text == f'{{"colour": "{out.parsed["colour"]}"}}'
+    answer = llm.complete("Say hello.", tools=[ADD], tool_choice="none", max_tokens=16)
+    assert not answer.tool_calls and answer.text
+
+
+def test_errors_are_the_same_on_both(llm):
+    with pytest.raises(ContextLengthError, match="context window"):
+        llm.complete("word " * 9000, max_tokens=4)
+    with pytest.raises(AdapterError, match="no adapter named 'nope'"):
+        llm.complete(Q, max_tokens=2, adapter="nope")
+    with pytest.raises(ConfigError, match="unknown option 'colour'"):
+        llm.complete(Q, colour="red")
+
+
+def test_llamacpp_spec_errors_need_no_engine(tmp_path, monkeypatch):
+    import builtins
+
+    from augment.errors import MissingDependencyError, ModelNotFoundError
+    from augment.llm.loader import load_llm
+
+    with pytest.raises(ConfigError, match=r"unknown load_llm option\(s\) \['dtype'\] for a llama.cpp model"):
+        load_llm("llamacpp", dtype="float32")
+    with pytest.raises(ModelNotFoundError, match="GGUF file not found"):
+        load_llm(f"llamacpp:{tmp_path / 'missing.gguf'}")
+    real_import = builtins.__import__
+
+    def no_llama(name, *args, **kwargs):
+        if name == "llama_cpp" or name.startswith("llama_cpp."):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_llama)
+    with pytest.raises(MissingDependencyError, match=r"augment\[llamacpp\]"):
+        load_llm("llamacpp")

@@ -1,0 +1,244 @@
+"""Agent step, RAG turn and decode speed on both local engines, side by side in one run.
+
+On the embedded default model (SmolLM2-135M-Instruct), four rows:
+
+* ``raw_transformers``: ``model.generate`` on the rendered prompt (no cache kept between calls);
+* ``ours_transformers``: ``TransformersLLM`` with prefix KV-cache reuse (the default);
+* ``raw_llamacpp``: ``llama_cpp.Llama.create_completion`` on the same prompt tokens;
+* ``ours_llamacpp``: ``LlamaCppLLM`` (grammar-constrained calls, llama.cpp's prompt-prefix reuse).
+
+Workloads:
+
+(a) an agent run of 4 steps: 4 tool schemas, a 2-turn history, each step a constrained
+    tool call (ours) or the same number of free tokens (raw); each step's prompt extends
+    the last one by the call and its observation, as the agent loop does. p50 of a step.
+(b) a RAG turn: a ~1,000-token context and a 100-token answer (one call, nothing cached).
+(c) decode tokens/s and time to first token on a short prompt.
+
+``cache_reuse_speedup``: the 4-step agent run of ours on transformers without the
+prefix cache divided by with it (same tokens out, asserted).
+
+    nice -n 15 .venv/bin/python tools/bench_agent_step.py [--steps 4] [--rounds 3] [--threads 2]
+
+The last stdout line is one JSON object. Shared, loaded CPUs make every figure slow;
+ratios measured in one run still hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def tool(name: str, desc: str, props: dict) -> dict:
+    return {"type": "function", "function": {"name": name, "description": desc, "parameters": {
+        "type": "object", "properties": props, "required": list(props)}}}
+
+
+TOOLS = [
+    tool("calculator", "Evaluate an arithmetic expression.", {"expression": {"type": "string"}}),
+    tool("search", "Search the documentation.", {"query": {"type": "string"}, "k": {"type": "integer"}}),
+    tool("now", "The current date and time in a time zone.", {"tz": {"type": "string"}}),
+    tool("http_get", "Fetch a web page from an allowed host.", {"url": {"type": "string"}}),
+]
+HISTORY = [
+    {"role": "system", "content": "You are a helpful agent. Use the tools when they help."},
+    {"role": "user", "content": "What is 12 * 7?"},
+    {"role": "assistant", "content": "12 * 7 = 84."},
+    {"role": "user", "content": "Now add 16 to it, then tell me the time in Paris and find the docs about agents."},
+]
+OBSERVATIONS = ["100", "2026-12-01T06:00:00+01:00", "Agents call tools in a loop until they answer.", "ok"]
+RAG_FACT = ("The lighthouse on Skerry Point was built in 1871 from granite quarried on the island; its lamp was "
+            "converted to electricity in 1952 and automated in 1987, when the last keeper, Ada Flett, retired. ")
+
+
+def agent_steps(llm, steps: int, **options) -> tuple[list[float], list[list]]:
+    """Run ``steps`` constrained steps, each extending the conversation; return times and the calls made."""
+    msgs, times, calls = list(HISTORY), [], []
+    for i in range(steps):
+        t = time.perf_counter()
+        out = llm.complete(msgs, tools=TOOLS, max_tokens=32, **options)
+        times.append(time.perf_counter() - t)
+        calls.append([(c.name, c.arguments) for c in out.tool_calls] or [("answer", out.text)])
+        text = json.dumps({"name": calls[-1][0][0], "arguments": calls[-1][0][1]})
+        msgs = msgs + [{"role": "assistant", "content": text}, {"role": "user", "content": f"Observation: {OBSERVATIONS[i % 4]}"}]
+    return times, calls
+
+
+def step_prompts(llm, steps: int) -> list[str]:
+    """The same prompts as :func:`agent_steps` (fixed calls), for the raw engines."""
+    from augment.llm.base import GenerateOptions
+    from augment.llm.constrained import add_instruction, format_instruction
+    from augment.types import Message
+
+    instruction = format_instruction(GenerateOptions.build(tools=TOOLS))
+    msgs, out = list(HISTORY), []
+    for i in range(steps):
+        conv = [Message.from_dict(m) for m in msgs]
+        out.append(llm.render_prompt(add_instruction(conv, instruction), tools=TOOLS))
+        msgs = msgs + [{"role": "assistant", "content": '{"name": "calculator", "arguments": {"expression": "84 + 16"}}'},
+                       {"role": "user", "content": f"Observation: {OBSERVATIONS[i % 4]}"}]
+    return out
+
+
+def rag_messages(tokens: int, count) -> list[dict]:
+    context = ""
+    while count(context) < tokens:
+        context += RAG_FACT
+    return [{"role": "system", "content": "Answer from the context only.\n\nContext:\n" + context},
+            {"role": "user", "content": "Tell the full history of the Skerry Point lighthouse in detail."}]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=3, help="agent runs per row (p50 over all their steps)")
+    ap.add_argument("--rag-context", type=int, default=1000)
+    ap.add_argument("--rag-answer", type=int, default=100)
+    ap.add_argument("--decode", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from augment._cpu import cpu_has_fast_bf16, cpu_model
+    from augment.llm.loader import load_llm
+
+    ours_tf = load_llm()
+    model, tok = ours_tf.model, ours_tf.tokenizer
+    dtype = str(model.dtype).replace("torch.", "")
+    print(f"CPU: {cpu_model()} ({'native bf16' if cpu_has_fast_bf16() else 'no native bf16'}), {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}; transformers dtype {dtype}, torch threads {args.threads}; "
+          f"llama.cpp: the Q4_1 GGUF, {args.threads} threads", flush=True)
+    results: dict[str, dict] = {}
+
+    def raw_tf(prompt: str, new: int) -> float:
+        enc = tok(prompt, add_special_tokens=False, return_tensors="pt")
+        t = time.perf_counter()
+        with torch.inference_mode():
+            model.generate(**enc, max_new_tokens=new, min_new_tokens=new, do_sample=False,
+                           pad_token_id=tok.pad_token_id)
+        return time.perf_counter() - t
+
+    # ---- (a) agent steps -------------------------------------------------------------------------
+    prompts = step_prompts(ours_tf, args.steps)
+    ours_tf.prefix_cache.clear()
+    tf_times, tf_calls = [], None
+    for _ in range(args.rounds):
+        ours_tf.clear_prefix_cache()
+        times, tf_calls = agent_steps(ours_tf, args.steps)
+        tf_times += times
+    cache, ours_tf.prefix_cache = ours_tf.prefix_cache, None
+    nocache_times, nocache_calls = [], None
+    for _ in range(args.rounds):
+        times, nocache_calls = agent_steps(ours_tf, args.steps)
+        nocache_times += times
+    ours_tf.prefix_cache = cache
+    assert nocache_calls == tf_calls, "the prefix cache changed the output"
+    raw_tf_times = [raw_tf(p, 25) for _ in range(args.rounds) for p in prompts]
+    speedup = sum(nocache_times) / sum(tf_times)
+    results["raw_transformers"] = {"agent_step_p50_s": statistics.median(raw_tf_times)}
+    results["ours_transformers"] = {"agent_step_p50_s": statistics.median(tf_times),
+                                    "agent_step_p50_no_cache_s": statistics.median(nocache_times)}
+    print(f"agent step p50: raw transformers {statistics.median(raw_tf_times):.3f} s (25 free tokens, no cache) | "
+          f"ours {statistics.median(tf_times):.3f} s with prefix cache, {statistics.median(nocache_times):.3f} s without "
+          f"-> cache speedup on the {args.steps}-step run x{speedup:.2f}", flush=True)
+
+    # ---- (b) RAG turn, (c) decode ---------------------------------------------------------------
+    rag = rag_messages(args.rag_context, ours_tf.count_tokens)
+    rag_prompt = ours_tf.render_prompt(rag)
+    n_ctx = ours_tf.count_tokens(rag_prompt)
+    ours_tf.clear_prefix_cache()
+    t = time.perf_counter()
+    ours_tf.complete(rag, max_tokens=args.rag_answer)
+    results["ours_transformers"]["rag_turn_s"] = time.perf_counter() - t
+    results["raw_transformers"]["rag_turn_s"] = raw_tf(rag_prompt, args.rag_answer)
+    ours_tf.clear_prefix_cache()
+
+    def decode_tf() -> tuple[float, float]:
+        t0, first = time.perf_counter(), None
+        n = 0
+        for item in ours_tf.stream("Write a long story about a lighthouse.", max_tokens=args.decode):
+            if isinstance(item, str):
+                first = first or time.perf_counter() - t0
+            else:
+                n = item.usage.completion_tokens
+        return first, n / (time.perf_counter() - t0 - first)
+
+    results["ours_transformers"]["ttft_s"], results["ours_transformers"]["decode_tok_s"] = decode_tf()
+    print(f"RAG turn ({n_ctx} prompt tokens, {args.rag_answer} new): raw transformers "
+          f"{results['raw_transformers']['rag_turn_s']:.2f} s | ours {results['ours_transformers']['rag_turn_s']:.2f} s; "
+          f"decode {results['ours_transformers']['decode_tok_s']:.1f} tok/s", flush=True)
+
+    # ---- llama.cpp rows -------------------------------------------------------------------------
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        print("llama-cpp-python is not installed (pip install 'augment[llamacpp]'): llama.cpp rows skipped", flush=True)
+    else:
+        ours_lc = load_llm("llamacpp", n_ctx=4096, n_threads=args.threads)
+        raw = ours_lc._llama  # the same Llama object, driven directly
+        lc_times = []
+        for _ in range(args.rounds):
+            raw.reset()
+            times, lc_calls = agent_steps(ours_lc, args.steps)
+            lc_times += times
+
+        def raw_lc(prompt: str, new: int) -> float:
+            ids = raw.tokenize(prompt.encode(), add_bos=False, special=True)
+            t0 = time.perf_counter()
+            raw.create_completion(ids, max_tokens=new, temperature=0.0, logit_bias={raw.token_eos(): -1e9})
+            return time.perf_counter() - t0
+
+        raw_lc_times = []
+        for _ in range(args.rounds):
+            raw.reset()
+            raw_lc_times += [raw_lc(p, 25) for p in prompts]
+        raw.reset()
+        raw_rag = raw_lc(rag_prompt, args.rag_answer)
+        raw.reset()
+        t = time.perf_counter()
+        ours_lc.complete(rag, max_tokens=args.rag_answer)
+        ours_rag = time.perf_counter() - t
+        t0, first, n = time.perf_counter(), None, 0
+        for item in ours_lc.stream("Write a long story about a lighthouse.", max_tokens=args.decode):
+            if isinstance(item, str):
+                first = first or time.perf_counter() - t0
+            else:
+                n = item.usage.completion_tokens
+        results["raw_llamacpp"] = {"agent_step_p50_s": statistics.median(raw_lc_times), "rag_turn_s": raw_rag}
+        results["ours_llamacpp"] = {"agent_step_p50_s": statistics.median(lc_times), "rag_turn_s": ours_rag,
+                                    "ttft_s": first, "decode_tok_s": n / (time.perf_counter() - t0 - first)}
+        print(f"llama.cpp: agent step p50 raw {statistics.median(raw_lc_times):.3f} s | ours "
+              f"{statistics.median(lc_times):.3f} s; RAG turn raw {raw_rag:.2f} s | ours {ours_rag:.2f} s; decode "
+              f"{results['ours_llamacpp']['decode_tok_s']:.1f} tok/s", flush=True)
+
+    print(f"{'row':20s} {'agent step p50 s':>17s} {'RAG turn s':>11s} {'TTFT s':>8s} {'decode tok/s':>13s}")
+    for row, r in results.items():
+        cells = [f"{r[k]:.3f}" if isinstance(r.get(k), float) else "-" for k in ("agent_step_p50_s", "rag_turn_s", "ttft_s", "decode_tok_s")]
+        print(f"{row:20s} {cells[0]:>17s} {cells[1]:>11s} {cells[2]:>8s} {cells[3]:>13s}")
+    default = "ours_llamacpp" if "ours_llamacpp" in results else "ours_transformers"
+    print(json.dumps({
+        "agent_step_p50_s": round(results[default]["agent_step_p50_s"], 3),
+        "rag_turn_s": round(min(r["rag_turn_s"] for k, r in results.items() if k.startswith("ours")), 3),
+        "cache_reuse_speedup": round(speedup, 2),
+        "default_backend": default.removeprefix("ours_"),
+        "rows": {k: {m: round(v, 4) for m, v in r.items() if isinstance(v, float)} for k, r in results.items()},
+        "cpu": cpu_model(), "cpu_native_bf16": cpu_has_fast_bf16(), "transformers_dtype": dtype,
+        "threads": args.threads, "load_average": round(os.getloadavg()[0], 1), "steps": args.steps,
+        "rag_prompt_tokens": n_ctx,
+    }))
+
+
+if __name__ == "__main__":
+    main()
