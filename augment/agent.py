@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable, Iterator, Union
 from augment.errors import (APIError, ConfigError, ContextLengthError, ServerUnreachableError, ToolError,
                             ToolTimeoutError, ToolValidationError)
 from augment.llm.base import LLM
+from augment.llm.defaults import DEFAULT_ADAPTER_NAME
 from augment.sessions import open_session
 from augment.tools import Tool, ToolRegistry
 from augment.tracing import tool_call_id, trace_agent
@@ -146,7 +147,9 @@ class Agent:
 
     ``guard`` (an :class:`augment.guard.ToolGuard`) checks every tool call before it
     runs: a denied call becomes an observation with error ``"denied"``.
-    ``memory=True`` keeps earlier tasks and answers in the conversation of
+    On the default model the agent uses augment's own adapter (loaded by
+    ``load_llm()``, tuned for tool calls); pass ``options={"adapter": NAME}``
+    or another name to change that. ``memory=True`` keeps earlier tasks and answers in the conversation of
     later runs (:meth:`reset` forgets them). ``options`` are generation
     options for every step (default ``max_tokens=256``, greedy).
     """

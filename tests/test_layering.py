@@ -29,6 +29,7 @@ NAMES = ["base", "llm", "blocks", "compose", "train", "faces"]
 LAYERS: dict[str, int] = {
     "augment": 0,  # the package __init__: lazy names only, checked through the modules they point to
     "augment._lazy": 0,
+    "augment._cpu": 0,
     "augment.types": 0,
     "augment.errors": 0,
     "augment.tracing": 0,

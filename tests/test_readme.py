@@ -32,7 +32,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 SKIP = re.compile(r"<!--\s*readme-test:\s*skip\s+(.+?)\s*-->")
-MAX_SKIPS = 5
+MAX_SKIPS = 8  # placeholders, other engines, and blocks that need a running server (tested elsewhere)
 FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
 
 

@@ -52,10 +52,12 @@ def load_llm(spec: str | os.PathLike | None = None, *, adapter: AdapterSpec | No
     (``"error"`` or ``"left"``); GGUF files and the default also
     ``cache_dir=`` (where the converted copy goes). ``adapter=`` loads LoRA
     adapters: a path, a list of paths (the last one is active) or a
-    ``{name: path}`` dict. By default the embedded model gets augment's own
-    adapter (named ``"augment"``, tuned for tool calls and grounded answers,
-    see :func:`augment.llm.defaults.default_adapter_path`); ``adapter=None``
-    loads the plain model. ``"openai:model"`` passes ``kwargs`` to
+    ``{name: path}`` dict. By default the embedded model also loads augment's
+    own adapter (named ``"augment"``, tuned for tool calls and grounded
+    answers, see :func:`augment.llm.defaults.default_adapter_path`), not
+    active: :class:`~augment.Agent` and :class:`~augment.RAG` use it (their
+    requests pass ``adapter="augment"``), plain chat gets the model as
+    published. ``adapter=None`` loads no adapter. ``"openai:model"`` passes ``kwargs`` to
     ``OpenAICompatibleLLM`` (``base_url=``, ``api_key=``, ``timeout=``...).
     """
     llm = _load(spec, kwargs)
@@ -63,7 +65,9 @@ def load_llm(spec: str | os.PathLike | None = None, *, adapter: AdapterSpec | No
         from augment.llm.defaults import DEFAULT_ADAPTER_NAME, default_adapter_path
 
         shipped = default_adapter_path() if spec in (None, "default") else None
-        adapter = {DEFAULT_ADAPTER_NAME: shipped} if shipped is not None else None
+        if shipped is not None:  # loaded, not active: Agent and RAG ask for it, plain chat keeps the model as published
+            llm.load_adapter(shipped, DEFAULT_ADAPTER_NAME, activate=False)
+        adapter = None
     if adapter is not None:
         if not hasattr(llm, "load_adapter"):
             raise ConfigError(f"adapter= needs a local model; {spec!r} is served remotely (pass the adapter's served name as model)")

@@ -82,4 +82,5 @@ def test_collection_delegates_to_rag(use_llm, monkeypatch):
     assert runner.invoke(main, ["ask", "Q?", "--collection", "docs", "--db", "d", "--max-tokens", "9"]).exit_code == 0
     assert runner.invoke(main, ["chat", "--collection", "docs", "--chroma-url", "http://x"]).exit_code == 0
     assert calls[0] == ("ask", llm, "Q?", {"collection": "docs", "db": "d", "chroma_url": None, "max_tokens": 9})
-    assert calls[1] == ("chat", llm, {"collection": "docs", "db": None, "chroma_url": "http://x", "max_tokens": 256})
+    assert calls[1] == ("chat", llm, {"collection": "docs", "db": None, "chroma_url": "http://x", "max_tokens": 256,
+                        "session": None})

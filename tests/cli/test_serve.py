@@ -147,7 +147,7 @@ def test_cli_serves_the_default_model():
         url = proc.stdout.readline().strip()  # the first stdout line is the API root
         assert url.startswith("http://127.0.0.1:") and url.endswith("/v1"), proc.stderr.read() if not url else url
         remote = OpenAICompatibleLLM("smol", base_url=url, max_retries=0, timeout=60)
-        assert remote.list_models() == ["smol"]
+        assert remote.list_models() == ["smol", "augment"]  # the model, and augment's adapter loaded with it
         out = remote.complete("Say hello.", max_tokens=5)
         assert out.text.strip() and out.usage.completion_tokens > 0
     finally:

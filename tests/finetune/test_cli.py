@@ -55,4 +55,4 @@ def test_cli_dpo_and_errors(tiny_dir, tmp_path):
     assert result.exit_code == 2 and "KEY=VALUE" in result.output
     result = CliRunner().invoke(main, ["finetune", "--model", str(tmp_path / "missing"), "--data", str(pairs),
                                        "--task", "dpo", "--out", str(tmp_path / "o")])
-    assert result.exit_code == 1 and "not found" in result.output
+    assert result.exit_code == 1 and "no model at" in result.output

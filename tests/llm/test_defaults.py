@@ -110,7 +110,13 @@ def test_the_default_model_loads_augments_adapter_and_none_turns_it_off(default_
     assert sum(p.stat().st_size for p in path.iterdir()) < 8_000_000  # a few MB
     info = json.loads((path / "augment_finetune.json").read_text())
     assert info["method"] == "lora" and info["task"] == "chat"
-    assert default_llm.adapters == [DEFAULT_ADAPTER_NAME] and default_llm.active_adapter == DEFAULT_ADAPTER_NAME
+    # loaded but not active: plain chat is the model as published; Agent and RAG ask for the adapter
+    assert default_llm.adapters == [DEFAULT_ADAPTER_NAME] and default_llm.active_adapter is None
+    from augment import Agent, RAG
+    from augment.retrieval.retriever import ListRetriever
+
+    assert Agent(default_llm, []).options["adapter"] == DEFAULT_ADAPTER_NAME
+    assert RAG(default_llm, ListRetriever([])).options["adapter"] == DEFAULT_ADAPTER_NAME
     plain = load_llm(adapter=None)
     assert plain.adapters == [] and plain.active_adapter is None
     prompt = [{"role": "user", "content": "Say hello."}]
@@ -118,6 +124,6 @@ def test_the_default_model_loads_augments_adapter_and_none_turns_it_off(default_
     from augment.tools import builtin
 
     tools = [builtin("calculator")]
-    tuned = default_llm.complete(prompt, tools=tools, max_tokens=24)
+    tuned = default_llm.complete(prompt, tools=tools, max_tokens=24, adapter=DEFAULT_ADAPTER_NAME)
     assert tuned.text and not tuned.tool_calls
     assert plain.render_prompt(prompt) == default_llm.render_prompt(prompt)

@@ -80,7 +80,8 @@ def test_active_adapter_is_folded_in_and_unfolded_for_other_requests(tiny_llama_
     llm._fuse(None)
     assert ids(llm) == folded and llm._fused == "a"  # unfolded (LoRA layers at work): same text; folded again
     llm.set_adapter(None)
-    assert llm._fused is None
     base = ids(llm)
+    assert llm._fused is None  # a request on the base model unfolded it
+    assert ids(llm, adapter="a") == folded and llm._fused == "a"  # per request, folded in again
     llm.set_adapter("a")
     assert llm._fused == "a" and ids(llm) == folded and folded != base

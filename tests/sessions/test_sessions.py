@@ -123,7 +123,7 @@ def test_a_file_that_is_not_a_database_is_left_alone(tmp_path):
 
 def test_cli_chat_session_and_sessions_command(tmp_path, monkeypatch):
     from augment.cli import main
-    from augment.cli.chat import run_chat
+    from augment.cli.chat_cmd import run_chat
 
     db = tmp_path / "s.db"
     monkeypatch.setenv("AUGMENT_SESSIONS", str(db))

@@ -27,8 +27,11 @@ def spans():
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
         provider = TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
         trace.set_tracer_provider(provider)
+        provider = trace.get_tracer_provider()
+    if not getattr(provider, "_augment_test_exporter", False):  # another test may have set the provider first
+        provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
+        provider._augment_test_exporter = True
     EXPORTER.clear()
     tracing.capture_content(False)
     yield EXPORTER
