@@ -171,6 +171,8 @@ class Agent:
         self.guard = guard  # an augment.guard.ToolGuard: policy, approval, audit log, data marking of each call
         if "tools" in self.options or "tool_choice" in self.options:
             raise ConfigError("pass tools to Agent(llm, tools=...), not in options")
+        if "adapter" not in self.options and DEFAULT_ADAPTER_NAME in (getattr(llm, "adapters", None) or []):
+            self.options["adapter"] = DEFAULT_ADAPTER_NAME  # augment's tool-use adapter, when load_llm() loaded it
         self.session = open_session(session, "agent")  # session="name": memory kept in SQLite (augment.sessions)
         if self.session is not None:
             self.memory, self.history = True, self.session.messages

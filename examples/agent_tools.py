@@ -34,7 +34,7 @@ def price(item: Literal["apple", "bread", "milk"]) -> str:
     return f"{item} costs {PRICES[item]} euros"
 
 
-TASKS = ["How much does bread cost?", "A crate holds 24 bottles. How many bottles are in 15 crates?"]
+TASKS = ["Look up the price of milk.", "A crate holds 24 bottles. How many bottles are in 15 crates?"]
 
 
 def main() -> None:
