@@ -51,6 +51,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from augment._cpu import cpu_model  # noqa: E402
 
 from augment.prompts import (  # noqa: E402
     ChainOfThought,
@@ -195,14 +196,6 @@ def run_program(pot, test, batch: int, n: int) -> tuple[float, float, int]:
     return hits / len(test), time.perf_counter() - t0, failed
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:
