@@ -7,16 +7,23 @@ the replies generated after them) and, on the next call, hands ``generate``
 a ``DynamicCache`` holding the longest common token prefix, so only the new
 tokens are computed.
 
-Correct by construction:
+Correct by construction, bit for bit, in any dtype:
 
+* a one-row prompt is always prefilled the same way, cache or not
+  (:func:`block_prefill`): the tokens before the last block boundary are run
+  in fixed blocks of ``block`` tokens at fixed positions, then ``generate``
+  runs the rest. A cached block is the very tensor that computing it again
+  would give, so reusing it changes nothing. (Prefilling a prefix in one pass
+  and the rest later is not the same arithmetic as one pass over all of it:
+  in bfloat16 that flipped greedy answers of the default model.)
+* only those blocks are stored and reused, never the reply's own cache (a
+  reply is decoded token by token, another arithmetic again);
 * entries are keyed by the weights in use: the adapter name, the model
   object, and the version counters of its parameters (a merge, an adapter
   load or a training step changes them, so stale entries are never matched);
-* a prefix is reused only up to the last prompt token minus one: ``generate``
-  always recomputes at least the last prompt token, whose logits start the reply;
 * the stored tensors are never written: each call gets a fresh cache built
   from slices of them (the model appends with ``torch.cat``);
-* only plain full-attention caches (``DynamicLayer``) are stored; sliding-window
+* only plain full-attention caches (``DynamicLayer``) are used; sliding-window
   or hybrid caches, batches (padded rows) and encoder-decoder models bypass it.
 
 Bounded: at most ``max_entries`` prompts and ``max_bytes`` of tensors, least
@@ -36,7 +43,7 @@ from typing import Any, Hashable, Sequence
 
 from augment.errors import ConfigError
 
-__all__ = ["PrefixCache", "common_prefix_length", "weights_key", "cache_kwarg", "generated_cache"]
+__all__ = ["PrefixCache", "block_prefill", "common_prefix_length", "weights_key", "cache_kwarg", "generated_cache"]
 
 
 def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
@@ -114,15 +121,20 @@ class PrefixCache:
         self.hits = self.misses = self.reused_tokens = self.computed_tokens = 0
 
     # ---- lookup ---------------------------------------------------------
-    def lookup(self, key: Hashable, tokens: Sequence[int]) -> Any | None:
-        """A fresh ``DynamicCache`` holding the longest cached prefix of ``tokens`` (at most ``len - 1``), or None."""
-        limit = len(tokens) - 1
+    def lookup(self, key: Hashable, tokens: Sequence[int], align: int = 1, limit: int | None = None) -> Any | None:
+        """A fresh ``DynamicCache`` holding the longest cached prefix of ``tokens``, or None.
+
+        The prefix is at most ``limit`` tokens (default ``len(tokens) - 1``) and a
+        multiple of ``align``.
+        """
+        limit = len(tokens) - 1 if limit is None else limit
         best, best_len = None, 0
         with self._lock:
             for slot, entry in self._entries.items():
                 if entry.key != key:
                     continue
                 n = min(common_prefix_length(entry.tokens, tokens), limit)
+                n -= n % align
                 if n > best_len:
                     best, best_len = slot, n
             if best is None or best_len < self.min_reuse:
@@ -185,6 +197,37 @@ class PrefixCache:
 
     def __repr__(self) -> str:
         return f"PrefixCache(max_entries={self.max_entries}, max_bytes={self.max_bytes}, entries={len(self)})"
+
+
+def block_prefill(model: Any, tokens: Sequence[int], block: int, cache: PrefixCache | None = None,
+                  key: Hashable = None) -> Any | None:
+    """The ``DynamicCache`` of ``tokens[:m]``, ``m`` the last multiple of ``block`` before the last token.
+
+    Computed ``block`` tokens at a time at fixed positions, taking the blocks
+    ``cache`` already holds for ``key`` and storing the result there. None when
+    the prompt is shorter than one block plus a token, or when the model's
+    cache is not made of plain full-attention layers (then ``generate`` does
+    the whole prefill itself). Caller holds the model's lock, in inference mode.
+    """
+    import torch
+    from transformers import DynamicCache
+
+    m = (len(tokens) - 1) // block * block
+    if m == 0:
+        return None
+    past = cache.lookup(key, tokens, align=block, limit=m) if cache is not None else None
+    done = 0 if past is None else past.get_seq_length()
+    if past is None:
+        past = DynamicCache(config=model.config)
+    device = next(model.parameters()).device
+    for start in range(done, m, block):
+        model(input_ids=torch.tensor([list(tokens[start:start + block])], device=device), use_cache=True,
+              **{cache_kwarg(): past})
+        if _plain_layers(past) is None:
+            return None  # sliding-window / hybrid attention: not safe to cut and reuse
+    if cache is not None and m > done:
+        cache.store(key, tokens[:m], past)
+    return past
 
 
 def _plain_layers(cache: Any) -> list[tuple[Any, Any]] | None:

@@ -21,7 +21,7 @@ from augment.errors import ConfigError, ContextLengthError, ModelLoadError, Mode
 from augment.llm import _hf
 from augment.llm.lora import AdapterMixin
 from augment.llm.base import LLM, GenerateOptions, MessagesLike, StreamItem, normalize_messages, normalize_tools
-from augment.llm.kvcache import PrefixCache, cache_kwarg, generated_cache, weights_key
+from augment.llm.kvcache import PrefixCache, block_prefill, cache_kwarg, weights_key
 from augment.types import Completion, Message, Usage
 
 __all__ = ["TransformersLLM", "Generated"]
@@ -89,10 +89,12 @@ class TransformersLLM(AdapterMixin, LLM):
     Prefix KV-cache reuse (``prefix_cache=True``, the default): the key/value
     cache of recent single prompts is kept (:class:`~augment.llm.kvcache.PrefixCache`,
     LRU, bounded in entries and bytes, keyed by the adapter and the weights),
-    and the next call computes only the tokens after the longest common
-    prefix: an agent step re-reads its system prompt, tool schemas and earlier
-    steps for free, a chat turn its history. Output and logits are the same
-    with and without it; batches of several rows bypass it.
+    and the next call computes only the blocks of ``prefill_block`` tokens
+    (64) after the longest common prefix: an agent step re-reads its system
+    prompt, tool schemas and earlier steps for free, a chat turn its history.
+    One-row prompts are always prefilled in those blocks, so output and
+    logits are bit-identical with and without the cache, in bfloat16 too;
+    batches of several rows bypass it.
     ``prefix_cache=False`` turns it off, ``prefix_cache=PrefixCache(max_entries=...,
     max_bytes=...)`` sizes it, ``llm.prefix_cache.stats()`` shows its hits.
 
@@ -108,6 +110,8 @@ class TransformersLLM(AdapterMixin, LLM):
         #: the KV cache of recent prompts, reused by longest common token prefix (None: off)
         self.prefix_cache: PrefixCache | None = PrefixCache() if prefix_cache is True else (
             prefix_cache if isinstance(prefix_cache, PrefixCache) else None)
+        #: tokens per prefill block (see above); a prefix is reused in whole blocks
+        self.prefill_block = 64
         self.model = model
         self.tokenizer = tokenizer
         self.device = str(device or getattr(model, "device", "cpu"))
@@ -327,20 +331,18 @@ class TransformersLLM(AdapterMixin, LLM):
             kwargs["stopping_criteria"] = StoppingCriteriaList([_EventStop(stop_event)])
         if streamer is not None:
             kwargs["streamer"] = streamer
-        cache = self.prefix_cache if enc["input_ids"].shape[0] == 1 and not self.is_seq2seq else None
+        one_row = enc["input_ids"].shape[0] == 1 and not self.is_seq2seq
         with self._lock, self._adapter_scope(options.adapter), torch.inference_mode():
-            if cache is not None:  # one row: reuse the longest cached prefix, keep this call's cache
+            if one_row:  # prefilled in fixed blocks, cache or not, so that reusing blocks changes nothing
                 key = weights_key(self.model, options.adapter if options.adapter is not None else self._active_adapter)
-                tokens = enc["input_ids"][0].tolist()
-                kwargs[cache_kwarg()] = cache.lookup(key, tokens)
-                kwargs["generation_config"].update(return_dict_in_generate=True, use_cache=True)
+                past = block_prefill(self.model, enc["input_ids"][0].tolist(), self.prefill_block, self.prefix_cache, key)
+                if past is not None:
+                    kwargs[cache_kwarg()] = past
+                    kwargs["generation_config"].update(use_cache=True)
             with torch.random.fork_rng(devices=[]) if options.seed is not None else contextlib.nullcontext():
                 if options.seed is not None:
                     torch.manual_seed(options.seed)
                 out = self.model.generate(**enc, **kwargs)
-            if cache is not None:
-                cache.store(key, out.sequences[0].tolist(), generated_cache(out))
-                out = out.sequences
         prompt_counts = enc["attention_mask"].sum(dim=1).tolist()
         new = out[:, 1:] if self.is_seq2seq else out[:, enc["input_ids"].shape[1]:]
         results = []

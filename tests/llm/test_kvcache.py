@@ -116,6 +116,7 @@ def test_off_switch_and_bounds(tiny_llama_dir):
     small = PrefixCache(max_entries=2)
     llm = load_llm(str(tiny_llama_dir), dtype="float32", prefix_cache=small)
     assert llm.prefix_cache is small
+    llm.prefill_block = 4  # these prompts are shorter than the default block of 64 tokens
     for q in ("one", "two", "three"):
         llm.complete([{"role": "user", "content": f"Question {q}?"}], max_tokens=2)
     assert len(small) == 2  # least recently used dropped

@@ -131,22 +131,26 @@ def test_client_that_stalls_mid_body_gets_408_and_blocks_nobody(server):
 
 
 def test_client_that_stops_reading_a_stream_is_dropped_and_blocks_nobody(fake, server):
-    script(fake, " ".join(["word"] * 60_000))  # megabytes of events: more than the socket buffers hold
+    script(fake, " ".join(["w" * 2000] * 3000))  # 6 MB of events, quickly made: more than the socket buffers hold
     body = json.dumps({"model": "fake-model", "messages": USER, "stream": True, "max_tokens": 1_000_000}).encode()
     sock = socket.create_connection(server.server_address)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    received = b""
     try:
         sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                      b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
         time.sleep(0.3)  # the stream starts and fills the buffers; this client never reads
         script(fake, "fine thanks", cycle=True)
         still_serving(server)
-        deadline = time.monotonic() + 10  # the stalled stream is given up after write_timeout (0.5 s)
+        # the stalled stream is given up after write_timeout (0.5 s); reading before that would let it go on
+        time.sleep(2.0)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)  # now drain what was buffered, fast
+        deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
                 sock.settimeout(0.5)
-                while sock.recv(65536):
-                    pass
+                while chunk := sock.recv(65536):
+                    received += chunk
                 break  # the server closed the connection
             except socket.timeout:
                 continue
@@ -154,6 +158,8 @@ def test_client_that_stops_reading_a_stream_is_dropped_and_blocks_nobody(fake, s
             pytest.fail("the server kept the stalled stream open")
     finally:
         sock.close()
+    assert received.startswith(b"HTTP/1.1 200") and b"[DONE]" not in received  # cut off, not finished
+    assert len(received) < 6_000_000
 
 
 def test_client_that_disconnects_mid_stream_ends_its_generation(server, fake):

@@ -35,7 +35,8 @@ def client(server):
 
 
 def test_openai_client_lists_models_and_chats(server, client):
-    assert [m.id for m in client.models.list()] == [server.model_name]
+    # the base model, then each loaded adapter as its own model name (the default model ships 'augment')
+    assert [m.id for m in client.models.list()] == [server.model_name, *server.llm.adapters]
     out = client.chat.completions.create(model=server.model_name, max_tokens=8,
                                          messages=[{"role": "user", "content": "Say hello."}])
     assert out.choices[0].message.content.strip() and out.choices[0].finish_reason in ("stop", "length")
