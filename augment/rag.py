@@ -72,16 +72,37 @@ _PREAMBLE = re.compile(r"^(?:the\s+)?answer(?:\s+is)?\s*:\s*", re.I)
 _ECHO = re.compile(r"^[ \t]*(?:\[\d+\][ \t]*)?\([^()\n]{1,80}\)[ \t]*:?[ \t]*", re.M)
 
 
+# "[1.5 °C]", "[see manual]": square brackets that are not a citation like [2] or [1, 3]
+_NOT_CITATION = re.compile(r"\s*\[(?!\s*\d+(?:\s*,\s*\d+)*\s*\])[^\[\]\n]{0,120}\]")
+_PIECES = re.compile(r"(?:[^\n.!?]|[.!?](?!\s|$))*(?:[.!?]+(?=\s|$)|\n|$)")  # sentences and lines
+# a statement that stops where its answer should be: "The price is [1].", "The file is called:"
+_DANGLING = re.compile(r"\b(?:is|are|was|were|be|been|of|to|the|a|an|and|or|called|named|by|at|in|on|for|with)\s*"
+                       r":?\s*(?:\[\d+(?:\s*,\s*\d+)*\]\s*)*[:.!?]*\s*$", re.I)
+
+
 def clean_answer(raw: str, truncated: bool = False) -> str:
-    """Drop copied source headers, markdown heading marks and a "The answer is:" preamble;
-    when the model hit ``max_tokens``, drop the unfinished last sentence (unless it is the only one)."""
+    """Tidy a model's reply before its citations are checked.
+
+    Drops copied source headers, markdown heading marks, a "The answer is:"
+    preamble, bracketed text that is not a citation (``[1.5 °C]``), sentences
+    or lines that repeat an earlier one, and statements that stop where the
+    answer should be ("The price is [1]."); when the model hit ``max_tokens``,
+    the unfinished last sentence (unless it is the only one).
+    """
     text = _HEADING_MARKS.sub(lambda m: m.group(1), _ECHO.sub("", raw)).strip()
-    text = _PREAMBLE.sub("", text)
+    text = re.sub(r"\s*\[[^\[\]\n]*$", "", _NOT_CITATION.sub("", _PREAMBLE.sub("", text)))  # (and one left open)
     if truncated and not re.search(r"[.!?\]]\s*$", text):
         cut = max(text.rfind(". "), text.rfind("! "), text.rfind("? "), text.rfind(".\n"), text.rfind("]\n"))
         if cut > 0:
             text = text[: cut + 1].rstrip()
-    return text
+    kept, seen = [], set()
+    for piece in _PIECES.findall(text):
+        key = " ".join(re.sub(r"\[\d+(?:\s*,\s*\d+)*\]", "", piece).lower().split()).strip(" -*:.!?")
+        if key and (key in seen or _DANGLING.search(piece.strip().lstrip("-* "))):
+            continue
+        seen.add(key)
+        kept.append(piece)
+    return "".join(kept).strip()
 
 
 @dataclass

@@ -213,6 +213,24 @@ def test_copied_source_headers_and_cut_sentences_are_cleaned():
     assert rag.ask("How tall?").answer == "The tower is about 330 metres tall [1]."
 
 
+def test_non_citation_brackets_repeats_and_dangling_statements_are_dropped():
+    from augment.rag import EMPTY_ANSWER, clean_answer
+
+    # bracketed text that is not a citation, and one left open at max_tokens (replies of the default model)
+    raw = "The console weighs 1.1 kg [1.1 kg / 1000 grams] [1.1 kg / 1000 grams] [1.1 kg"
+    assert clean_answer(raw, truncated=True) == "The console weighs 1.1 kg"
+    assert clean_answer("Use [1, 2] and version 2.1 here [3].") == "Use [1, 2] and version 2.1 here [3]."
+    # a sentence or list line said again is said once
+    assert clean_answer("It is 3.5 kg [2]. It is 3.5 kg [2]. Yes.") == "It is 3.5 kg [2]. Yes."
+    assert clean_answer("Levels: [1]\n- 5 levels [1]\n- 5 levels [1]") == "Levels: [1]\n- 5 levels [1]"
+    # a statement that stops where its answer should be says nothing: the chatbot abstains
+    assert clean_answer("The price of the HX-20 is [1].") == ""
+    assert clean_answer("The file is called: [2]. It is on the card [2].") == "It is on the card [2]."
+    rag, _ = rag_with(["The price of the tower is [1]."])
+    out = rag.ask("How much does the tower cost?")
+    assert out.answer == EMPTY_ANSWER and out.abstained and out.raw_answer == "The price of the tower is [1]."
+
+
 def test_a_reply_without_content_becomes_i_dont_know():
     from augment.rag import EMPTY_ANSWER
 

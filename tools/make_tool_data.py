@@ -431,23 +431,24 @@ CHAIN = [
     ("Compute {a} - {b}, then multiply that by {s}.", ["{a} - {b}", "{r0} * {s}"]),
     ("Find the square root of {sq} and then multiply it by {s}.", ["sqrt({sq})", "{r0} * {s}"]),
 ]
-CHAIN_MORE = [  # used by --more-chains (the second training stage); kept apart so stage 1 regenerates byte for byte
+CHAIN_MORE = [
     ("Calculate {a} * {s}. After that, add {b} to it.", ["{a} * {s}", "{r0} + {b}"]),
     ("Start with {a} divided by {s}, then take away {b}.", ["{a} / {s}", "{r0} - {b}"]),
     ("Work out {b} squared, and then subtract {s} from that.", ["{b} ** 2", "{r0} - {s}"]),
     ("Add {a} and {b}. Then multiply the total by {s}.", ["{a} + {b}", "{r0} * {s}"]),
     ("First find {s} cubed, then divide the result by {f}.", ["{s} ** 3", "{r0} / {f}"]),
     ("Compute {a} minus {s}, and after that double it.", ["{a} - {s}", "{r0} * 2"]),
+    ("Divide {p} by {b}; then add {s} to what you get.", ["{p} / {b}", "{r0} + {s}"]),
+    ("I need {a} plus {b}, and then that total times {s}.", ["{a} + {b}", "{r0} * {s}"]),
+    ("Take the square root of {sq}, then subtract {s}.", ["sqrt({sq})", "{r0} - {s}"]),
+    ("Multiply {s} by {b}. Next, take {pc} percent of the product.", ["{s} * {b}", "{pc} / 100 * {r0}"]),
 ]
 
 
-MORE_CHAINS = False
-
-
 def ep_chain(rng: random.Random) -> Episode:
-    kind = rng.randrange(4)
+    kind = rng.randrange(6)
     if kind == 0:
-        q, exprs = rng.choice(CHAIN + CHAIN_MORE if MORE_CHAINS else CHAIN)
+        q, exprs = rng.choice(CHAIN + CHAIN_MORE)
         v = numbers(rng)
         e0 = exprs[0].format(**v)
         r0 = calc(e0)
@@ -470,6 +471,30 @@ def ep_chain(rng: random.Random) -> Episode:
         e = f"{target} - {moment.year}"
         return (Episode("chain", f"How many years are left until {target}? Check the current year first.", ["now", "calculator"])
                 .call("now", {}, obs).call("calculator", {"expression": e}, calc(e)).answer(f"{calc(e)} years are left until {target}."))
+    if kind == 3:  # a record lookup, then arithmetic on the value it returned
+        name = rng.choice(["product_lookup", "get_product", "find_product"])
+        tool = spec(name, "Get the price and stock of a product in the shop catalogue.", [("product", S("the product to look up"), True)])
+        x = f"{rng.choice(COLOURS)} {rng.choice(WORDS)}"
+        price, stock, k = rng.randint(2, 90), rng.randint(3, 400), rng.randint(2, 12)
+        obs = json.dumps({"product": x, "price_usd": price, "in_stock": stock})
+        if rng.random() < 0.5:
+            e, task, ans = f"{price} * {k}", f"Look up the {x} and tell me what {k} of them cost.", "{r} USD for {k}."
+        else:
+            e, task, ans = f"{stock} - {k}", f"Check how many {x}s are in stock, then tell me how many are left after selling {k}.", "{r} are left."
+        return (Episode("chain", task, [tool, "calculator"]).call(name, {"product": x}, obs)
+                .call("calculator", {"expression": e}, calc(e)).answer(ans.format(r=calc(e), k=k)))
+    if kind == 4:  # a conversion, then arithmetic on the converted value
+        units = list(LENGTH)
+        tool = spec("convert", "Convert a quantity between units of length or mass.", [
+            ("value", N("the amount to convert"), True), ("from_unit", E(units, "unit of the value"), True),
+            ("to_unit", E(units, "unit to convert to"), True)])
+        value, k = rng.randint(2, 90), rng.randint(2, 9)
+        src, dst = rng.choice([("mi", "km"), ("km", "mi"), ("ft", "m"), ("in", "cm")])
+        conv = format_number(round(value * LENGTH[src] / LENGTH[dst], 4))
+        e = f"{conv} * {k}"
+        return (Episode("chain", f"Convert {value} {LONG[src]} to {LONG[dst]}, then multiply the result by {k}.", [tool, "calculator"])
+                .call("convert", {"value": value, "from_unit": src, "to_unit": dst}, f"{value} {src} = {conv} {dst}")
+                .call("calculator", {"expression": e}, calc(e)).answer(f"The result is {calc(e)} {LONG[dst]}."))
     w = rng.choice(WORDS)  # python then calculate
     k = rng.randint(2, 9)
     n = len(w)
@@ -493,11 +518,17 @@ def calculator_error(expression: str) -> str:
 def ep_error(rng: random.Random) -> Episode:
     if rng.random() < 0.5:  # bad expression, then the fixed one
         a, b = rng.randint(12, 99), rng.randint(3, 30)
-        words = rng.choice([(f"{a} times {b}", f"{a} * {b}"), (f"{a} plus {b}", f"{a} + {b}"), (f"{a} minus {b}", f"{a} - {b}")])
+        unit = rng.choice(["km", "kg", "euros", "apples", "hours", "metres"])
+        words = rng.choice([(f"{a} times {b}", f"{a} * {b}", f"What is {a} times {b}?"),
+                            (f"{a} plus {b}", f"{a} + {b}", f"What is {a} plus {b}?"),
+                            (f"{a} minus {b}", f"{a} - {b}", f"What is {a} minus {b}?"),
+                            (f"{a} {unit} * {b}", f"{a} * {b}", f"Each box weighs {a} {unit}. What do {b} boxes weigh?"),
+                            (f"{a} {unit} + {b} {unit}", f"{a} + {b}", f"I have {a} {unit} and get {b} {unit} more. How many now?"),
+                            (f"{a} mod {b}", f"{a} % {b}", f"What is {a} mod {b}?")])
         r = calc(words[1])
         err = f"Error: {calculator_error(words[0])}"
-        return (Episode("error", f"What is {words[0]}?", ["calculator"]).call("calculator", {"expression": words[0]}, err)
-                .call("calculator", {"expression": words[1]}, r).answer(f"{words[1]} = {r}."))
+        return (Episode("error", words[2], ["calculator"]).call("calculator", {"expression": words[0]}, err)
+                .call("calculator", {"expression": words[1]}, r).answer(f"The answer is {r}."))
     tool = spec("get_weather", "Get the current weather in a city.", [("city", S("the city name"), True)])
     city = fname(rng, 3)
     return (Episode("error", f"What's the weather in {city}?", [tool])
@@ -507,8 +538,8 @@ def ep_error(rng: random.Random) -> Episode:
 
 KINDS: list[tuple[Callable[[random.Random], Episode], float]] = [
     (ep_direct, 1.3), (ep_prose, 1.6), (ep_weather, 0.5), (ep_table, 1.3), (ep_convert, 0.8), (ep_currency, 0.5),
-    (ep_action, 0.9), (ep_python, 0.9), (ep_now, 0.7), (ep_http, 0.5), (ep_no_tool, 1.4), (ep_chain, 1.0),
-    (ep_error, 0.4),
+    (ep_action, 0.9), (ep_python, 0.9), (ep_now, 0.7), (ep_http, 0.5), (ep_no_tool, 1.4), (ep_chain, 2.2),
+    (ep_error, 0.8),
 ]
 
 DISTRACTORS = [BUILTIN["calculator"], BUILTIN["python"], BUILTIN["now"], BUILTIN["http_get"],
@@ -563,13 +594,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--exclude", type=Path, action="append", default=[], help="another task file to keep out")
-    ap.add_argument("--more-chains", action="store_true", help="more two-step templates (the second training stage)")
     ap.add_argument("--focus", default=None, help="weights per kind, e.g. chain=4,no_tool=2 (others keep theirs)")
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     held = held_out_tasks(EVAL_SETS + [p for p in args.exclude])
-    global MORE_CHAINS
-    MORE_CHAINS = args.more_chains
     focus = dict(kv.split("=") for kv in args.focus.split(",")) if args.focus else {}
     fns, weights = zip(*[(fn, float(focus.get(fn.__name__.removeprefix("ep_"), w))) for fn, w in KINDS])
     rows, seen, skipped = [], set(), 0

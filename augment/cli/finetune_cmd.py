@@ -52,8 +52,8 @@ def _parse_options(pairs: tuple[str, ...]) -> dict:
 @click.option("--scheduler", default="linear", show_default=True,
               type=click.Choice(["linear", "cosine", "constant", "constant_with_warmup"]), help="Learning-rate schedule.")
 @click.option("--warmup-ratio", default=0.0, show_default=True, type=float, help="Share of the steps spent warming up.")
-@click.option("--mixed-precision", default="no", show_default=True, type=click.Choice(["no", "bf16", "fp16"]),
-              help="bf16 autocast (GPUs, CPUs with native bf16); fp16 on GPUs.")
+@click.option("--mixed-precision", default="no", show_default=True, type=click.Choice(["no", "bf16", "fp16", "auto"]),
+              help="bf16 autocast (GPUs, CPUs with native bf16); fp16 on GPUs; auto: bf16 where it is native.")
 @click.option("--option", "options", multiple=True, help="Method option KEY=VALUE, e.g. r=16, alpha=32, bottleneck=32 (repeatable).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def finetune(model, method, task, data, eval_data, out, epochs, max_steps, lr, batch_size, grad_accum, gradient_checkpointing, max_length,

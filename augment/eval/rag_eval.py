@@ -206,6 +206,9 @@ def _score(item: dict[str, Any], answer: Any, root: Path, k: int) -> dict[str, A
     text = answer.answer or ""
     abstained = bool(answer.abstained) or bool(_IDK.search(text))
     row: dict[str, Any] = {"retrieved": files, "abstained": abstained, "answer": text}
+    raw = getattr(answer, "raw_answer", "") or ""
+    if raw and raw != text:
+        row["raw_answer"] = raw  # what the model wrote, before the citation checks replaced it
     if item["answerable"]:
         rel = set(item["sources"])
         rank = next((i + 1 for i, f in enumerate(files) if f in rel), None)

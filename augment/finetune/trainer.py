@@ -47,7 +47,9 @@ class TrainConfig(BaseModel):
     overrides ``epochs`` when set. ``lr``: when not given, ``finetune()`` and
     ``train_dpo()`` pick the method's default. ``mixed_precision``: ``"bf16"``
     runs forward and backward under bfloat16 autocast (weights and optimizer
-    stay float32): faster on GPUs and CPUs with native bf16.
+    stay float32): faster on GPUs and CPUs with native bf16; ``"auto"`` picks
+    bf16 where the hardware computes it natively (a CUDA GPU with bf16, a CPU
+    with AMX or AVX512-BF16) and ``"no"`` elsewhere.
 
     >>> TrainConfig(max_steps=100, batch_size=4, grad_accum=4, scheduler="cosine", warmup_ratio=0.1).lr
     0.0002
@@ -75,7 +77,7 @@ class TrainConfig(BaseModel):
     resume: bool = True
     seed: int = 0
     progress: bool = True
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    mixed_precision: Literal["no", "bf16", "fp16", "auto"] = "no"
 
     def __init__(self, **options: Any) -> None:
         if isinstance(options.get("checkpoint_dir"), os.PathLike):
@@ -184,6 +186,19 @@ def _load_trainable(model: Any, state: dict[str, Any]) -> None:
             params[n].copy_(t.to(params[n].device, params[n].dtype))
 
 
+def resolve_precision(mixed_precision: str) -> str:
+    """``"auto"`` -> ``"bf16"`` where bfloat16 is native (CUDA with bf16, AMX / AVX512-BF16 CPUs), else ``"no"``."""
+    if mixed_precision != "auto":
+        return mixed_precision
+    import torch
+
+    from augment._cpu import cpu_has_fast_bf16
+
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "no"
+    return "bf16" if cpu_has_fast_bf16() else "no"
+
+
 def train(
     model: Any,
     train_features: Sequence[dict[str, Any]],
@@ -209,13 +224,14 @@ def train(
     if not train_features:
         raise DataError("the training set is empty; give at least one example")
     set_seed(cfg.seed)
+    precision = resolve_precision(cfg.mixed_precision)
     try:
-        acc = Accelerator(mixed_precision=cfg.mixed_precision)
+        acc = Accelerator(mixed_precision=precision)
     except ValueError:  # another trainer (e.g. TRL's) set up accelerate differently in this process
         from accelerate.state import AcceleratorState
 
         AcceleratorState._reset_state()
-        acc = Accelerator(mixed_precision=cfg.mixed_precision)
+        acc = Accelerator(mixed_precision=precision)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ConfigError("no parameter of the model requires grad; apply a method first (apply_method)")
