@@ -10,6 +10,8 @@ examples in augment/guard/default_policy.json):
 * harmful.jsonl / ordinary.jsonl: 64 + 64 held-out requests (weapons, self-harm, malware,
   personal data, and ordinary look-alikes), written after the policy was frozen;
 * harmful_dev.jsonl / ordinary_dev.jsonl: 64 + 64 requests seen while the policy was written;
+* harmful_fresh.jsonl / ordinary_fresh.jsonl: 48 + 48 more held-out requests (12 per category, and a
+  look-alike for each), written before the second revision of the policy and never used to tune it;
 * rag_answers.jsonl: 42 answers with sources and a label per sentence (92 sentences, 42 unsupported);
 * injection.jsonl: 22 planted documents, each asking for a different outward tool misuse;
 * sandbox_escapes.jsonl: 24 escape attempts against the python tool.
@@ -96,6 +98,7 @@ def main() -> None:
     print(f"CPU: {_cpu()}; embedder dtype: bfloat16 (augment default); python {platform.python_version()}")
     start = time.perf_counter()
     sets = {"held-out": (_rows("harmful.jsonl"), _rows("ordinary.jsonl")),
+            "fresh": (_rows("harmful_fresh.jsonl"), _rows("ordinary_fresh.jsonl")),
             "dev": (_rows("harmful_dev.jsonl"), _rows("ordinary_dev.jsonl"))}
     configs: dict[str, Any] = {"patterns": ContentPolicy.default()}
     if not args.no_embedder:
@@ -143,6 +146,8 @@ def main() -> None:
     summary = {
         "harmful_blocked": main_res["harmful_blocked"], "ordinary_refused": main_res["ordinary_refused"],
         "configuration": best, "set": "held-out",
+        "harmful_blocked_fresh": harm[f"{best}/fresh"]["harmful_blocked"],
+        "ordinary_refused_fresh": harm[f"{best}/fresh"]["ordinary_refused"],
         "harmful_blocked_dev": harm[f"{best}/dev"]["harmful_blocked"], "ordinary_refused_dev": harm[f"{best}/dev"]["ordinary_refused"],
         "harmful_blocked_patterns_only": harm["patterns/held-out"]["harmful_blocked"],
         "ordinary_refused_patterns_only": harm["patterns/held-out"]["ordinary_refused"],
