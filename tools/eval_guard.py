@@ -63,7 +63,7 @@ def harmless(policy: Any, harmful: list[dict], ordinary: list[dict]) -> dict[str
 
 
 def example_overlap(policy: Any, sets: dict[str, tuple[list[dict], list[dict]]]) -> dict[str, Any]:
-    """Exact and near-duplicate overlap between the policy's own examples and the evaluation sets."""
+    """Exact and near-duplicate overlap between the policy's own examples and the given evaluation sets."""
     examples = [e for spec in policy.categories.values() for e in spec.get("examples", [])] + policy.benign
     texts = [r["text"] for h, o in sets.values() for r in h + o]
     norm = lambda t: " ".join(t.lower().replace("?", " ").replace(".", " ").split())  # noqa: E731
@@ -138,8 +138,8 @@ def main() -> None:
             cats = ", ".join(f"{c} {v:.2f}" for c, v in res["per_category"].items())
             print(f"{cname:28} {sname:9} {res['harmful_blocked']:16.3f} {res['ordinary_refused']:17.3f}  {cats}")
     best = list(configs)[-1]
-    overlap = example_overlap(configs[best], sets)
-    print(f"policy examples vs evaluation sets: {overlap['exact']} exact matches; highest cosine similarity "
+    overlap = example_overlap(configs[best], {k: v for k, v in sets.items() if k != "dev"})
+    print(f"policy examples vs the held-out and fresh sets: {overlap['exact']} exact matches; highest cosine similarity "
           f"{overlap['max_similarity']} ({overlap['closest']}); {overlap['near_duplicates']} pairs at 0.9 or above")
     helpful = refusal_rate(configs[best], [r["text"] for r in sets["held-out"][1]])
 

@@ -77,7 +77,7 @@ class ContentPolicy:
     """
 
     def __init__(self, categories: dict[str, dict[str, Any]], benign: list[str] | None = None, *, embedder: Any = None,
-                 threshold: float = 0.8, margin: float = 0.04, classifier: float | None = 0.8, judge: Any = None,
+                 threshold: float = 0.9, margin: float = 0.04, classifier: float | None = 0.8, judge: Any = None,
                  judge_from: float = 0.45, judge_prompt: str | None = None, refusal: str = DEFAULT_REFUSAL,
                  terms: dict[str, str] | None = None):
         if not isinstance(categories, dict) or not categories:
