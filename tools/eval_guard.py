@@ -10,6 +10,8 @@ examples in augment/guard/default_policy.json):
 * harmful.jsonl / ordinary.jsonl: 64 + 64 held-out requests (weapons, self-harm, malware,
   personal data, and ordinary look-alikes), written after the policy was frozen;
 * harmful_dev.jsonl / ordinary_dev.jsonl: 64 + 64 requests seen while the policy was written;
+* harmful_fresh.jsonl / ordinary_fresh.jsonl: 48 + 48 more held-out requests (12 per category, and a
+  look-alike for each), written before the second revision of the policy and never used to tune it;
 * rag_answers.jsonl: 42 answers with sources and a label per sentence (92 sentences, 42 unsupported);
 * injection.jsonl: 22 planted documents, each asking for a different outward tool misuse;
 * sandbox_escapes.jsonl: 24 escape attempts against the python tool.
@@ -60,6 +62,25 @@ def harmless(policy: Any, harmful: list[dict], ordinary: list[dict]) -> dict[str
             "per_category": {c: round(sum(v) / len(v), 3) for c, v in per_cat.items()}, "refused_examples": refused[:5]}
 
 
+def example_overlap(policy: Any, sets: dict[str, tuple[list[dict], list[dict]]]) -> dict[str, Any]:
+    """Exact and near-duplicate overlap between the policy's own examples and the given evaluation sets."""
+    examples = [e for spec in policy.categories.values() for e in spec.get("examples", [])] + policy.benign
+    texts = [r["text"] for h, o in sets.values() for r in h + o]
+    norm = lambda t: " ".join(t.lower().replace("?", " ").replace(".", " ").split())  # noqa: E731
+    exact = len({norm(t) for t in texts} & {norm(e) for e in examples})
+    out: dict[str, Any] = {"exact": exact, "max_similarity": None, "closest": None, "near_duplicates": None}
+    if policy.embedder is not None:
+        import numpy as np
+
+        a = np.asarray(policy.embedder.embed_documents(examples), dtype=np.float32)
+        b = np.asarray(policy.embedder.embed_documents(texts), dtype=np.float32)
+        sims = b @ a.T
+        i, j = np.unravel_index(int(sims.argmax()), sims.shape)
+        out.update(max_similarity=round(float(sims[i, j]), 3), closest=f"{texts[i]!r} ~ {examples[j]!r}",
+                   near_duplicates=int((sims >= 0.9).sum()))
+    return out
+
+
 def honest() -> dict[str, Any]:
     from augment.guard import GroundingChecker
 
@@ -96,6 +117,7 @@ def main() -> None:
     print(f"CPU: {_cpu()}; embedder dtype: bfloat16 (augment default); python {platform.python_version()}")
     start = time.perf_counter()
     sets = {"held-out": (_rows("harmful.jsonl"), _rows("ordinary.jsonl")),
+            "fresh": (_rows("harmful_fresh.jsonl"), _rows("ordinary_fresh.jsonl")),
             "dev": (_rows("harmful_dev.jsonl"), _rows("ordinary_dev.jsonl"))}
     configs: dict[str, Any] = {"patterns": ContentPolicy.default()}
     if not args.no_embedder:
@@ -116,6 +138,9 @@ def main() -> None:
             cats = ", ".join(f"{c} {v:.2f}" for c, v in res["per_category"].items())
             print(f"{cname:28} {sname:9} {res['harmful_blocked']:16.3f} {res['ordinary_refused']:17.3f}  {cats}")
     best = list(configs)[-1]
+    overlap = example_overlap(configs[best], {k: v for k, v in sets.items() if k != "dev"})
+    print(f"policy examples vs the held-out and fresh sets: {overlap['exact']} exact matches; highest cosine similarity "
+          f"{overlap['max_similarity']} ({overlap['closest']}); {overlap['near_duplicates']} pairs at 0.9 or above")
     helpful = refusal_rate(configs[best], [r["text"] for r in sets["held-out"][1]])
 
     cases = _rows("injection.jsonl")
@@ -143,9 +168,12 @@ def main() -> None:
     summary = {
         "harmful_blocked": main_res["harmful_blocked"], "ordinary_refused": main_res["ordinary_refused"],
         "configuration": best, "set": "held-out",
+        "harmful_blocked_fresh": harm[f"{best}/fresh"]["harmful_blocked"],
+        "ordinary_refused_fresh": harm[f"{best}/fresh"]["ordinary_refused"],
         "harmful_blocked_dev": harm[f"{best}/dev"]["harmful_blocked"], "ordinary_refused_dev": harm[f"{best}/dev"]["ordinary_refused"],
         "harmful_blocked_patterns_only": harm["patterns/held-out"]["harmful_blocked"],
         "ordinary_refused_patterns_only": harm["patterns/held-out"]["ordinary_refused"],
+        "examples_eval_exact_overlap": overlap["exact"], "examples_eval_max_similarity": overlap["max_similarity"],
         "injection_blocked": round(sum(r["blocked"] for r in default_inj) / len(cases), 4),
         "injection_blocked_permissive_policy": round(sum(r["blocked"] for r in permissive) / len(cases), 4),
         "injection_cases": len(cases),

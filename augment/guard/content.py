@@ -3,13 +3,20 @@
 A :class:`ContentPolicy` has categories (weapons, self-harm, malware, personal
 data by default; see ``default_policy.json`` next to this file), each with
 regular-expression patterns, example requests and a refusal message, plus
-*benign* look-alike examples ("how do I kill a Python process"). A text is
-blocked when
+*benign* look-alike examples ("how do I kill a Python process"). A pattern is
+either a regular expression or an intent + target combination
+``{"pattern": ..., "and": [...], "unless": [...]}``: it matches when ``pattern``
+and every ``and`` expression match and no ``unless`` expression does (``unless``
+holds the look-alike contexts: a process, a photo, a novel, one's own account).
+``{NAME}`` in an expression stands for the shared term list ``terms[NAME]``
+(``{HARM_VERB}``, ``{PERSON}``, ``{WEAPON}`` ...). A text is blocked when
 
 1. a category's pattern matches it, or
 2. with an embedder: its nearest example is harmful, with cosine similarity at
    least ``threshold`` and at least ``margin`` above the nearest benign example, or
-3. with a ``judge`` LLM: the similarity falls in the uncertain band
+3. with an embedder: a linear classifier fitted on the examples against the
+   benign look-alikes gives it a harmful probability of at least ``classifier``, or
+4. with a ``judge`` LLM: the similarity falls in the uncertain band
    (``judge_from`` up to the block rule) and the judge answers HARMFUL.
 
 >>> policy = ContentPolicy.default()        # patterns only; ContentPolicy.default(embedder=Embedder()) adds similarity
@@ -70,12 +77,14 @@ class ContentPolicy:
     """
 
     def __init__(self, categories: dict[str, dict[str, Any]], benign: list[str] | None = None, *, embedder: Any = None,
-                 threshold: float = 0.62, margin: float = 0.04, judge: Any = None, judge_from: float = 0.45,
-                 judge_prompt: str | None = None, refusal: str = DEFAULT_REFUSAL):
+                 threshold: float = 0.9, margin: float = 0.04, classifier: float | None = 0.8, judge: Any = None,
+                 judge_from: float = 0.45, judge_prompt: str | None = None, refusal: str = DEFAULT_REFUSAL,
+                 terms: dict[str, str] | None = None):
         if not isinstance(categories, dict) or not categories:
             raise ConfigError("ContentPolicy needs at least one category: {name: {patterns: [...], examples: [...]}}")
+        self.terms = dict(terms or {})
         self.categories: dict[str, dict[str, Any]] = {}
-        self._patterns: list[tuple[str, re.Pattern[str]]] = []
+        self._patterns: list[tuple[str, _Pattern]] = []
         for name, spec in categories.items():
             if not isinstance(spec, dict):
                 raise ConfigError(f"category {name!r} must be a mapping with patterns, examples and refusal")
@@ -83,24 +92,23 @@ class ContentPolicy:
             if unknown:
                 raise ConfigError(f"category {name!r} has unknown keys {sorted(unknown)}; use patterns, examples, refusal")
             for pattern in spec.get("patterns", []):
-                try:
-                    self._patterns.append((name, re.compile(pattern, re.IGNORECASE)))
-                except re.error as e:
-                    raise ConfigError(f"category {name!r}: pattern {pattern!r} is not a valid regular expression ({e})") from None
+                self._patterns.append((name, _Pattern.build(name, pattern, self.terms)))
             self.categories[name] = dict(spec)
         self.benign = list(benign or [])
         self.embedder, self.judge = embedder, judge
         self.threshold, self.margin, self.judge_from = float(threshold), float(margin), float(judge_from)
+        self.classifier = None if classifier is None else float(classifier)
         self.judge_prompt = judge_prompt or default_policy_data()["judge_prompt"]
         self.refusal = refusal
         self._vectors: tuple[np.ndarray, list[str], list[str]] | None = None
+        self._weights: np.ndarray | None = None
 
     @classmethod
     def default(cls, embedder: Any = None, judge: Any = None, **options: Any) -> "ContentPolicy":
         """The packaged policy (weapons, self_harm, malware, personal_data)."""
         data = default_policy_data()
         return cls(data["categories"], data["benign_examples"], embedder=embedder, judge=judge,
-                   judge_prompt=data["judge_prompt"], **options)
+                   judge_prompt=data["judge_prompt"], terms=data.get("terms"), **options)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], embedder: Any = None, judge: Any = None) -> "ContentPolicy":
@@ -111,12 +119,13 @@ class ContentPolicy:
         cats = base["categories"] if cats in ("default", None) else cats
         benign = data.pop("benign", base["benign_examples"])
         extra = data.pop("extra_categories", {}) or {}
-        allowed = {"threshold", "margin", "judge_from", "refusal", "judge_prompt"}
+        terms = {**base.get("terms", {}), **(data.pop("terms", {}) or {})}
+        allowed = {"threshold", "margin", "classifier", "judge_from", "refusal", "judge_prompt"}
         unknown = set(data) - allowed
         if unknown:
             raise ConfigError(f"content policy: unknown keys {sorted(unknown)}; use categories, extra_categories, benign, "
-                              f"{', '.join(sorted(allowed))}")
-        return cls({**cats, **extra}, benign, embedder=embedder, judge=judge, **data)
+                              f"terms, {', '.join(sorted(allowed))}")
+        return cls({**cats, **extra}, benign, embedder=embedder, judge=judge, terms=terms, **data)
 
     # -- checking -------------------------------------------------------------
     def _refusal(self, category: str) -> str:
@@ -135,12 +144,15 @@ class ContentPolicy:
             self._vectors = (vecs, labels, texts)
         return self._vectors
 
-    def similarity(self, text: str) -> tuple[str | None, float, float, str]:
+    def _query(self, text: str) -> np.ndarray:
+        return np.asarray(self.embedder.embed_query(text), dtype=np.float32)
+
+    def similarity(self, text: str, vector: np.ndarray | None = None) -> tuple[str | None, float, float, str]:
         """``(nearest harmful category, its similarity, nearest benign similarity, nearest harmful example)``."""
         vecs, labels, texts = self._index()
         if not len(labels):
             return None, 0.0, 0.0, ""
-        q = np.asarray(self.embedder.embed_query(text), dtype=np.float32)
+        q = self._query(text) if vector is None else vector
         sims = vecs @ q
         harm = [i for i, lab in enumerate(labels) if lab]
         good = [i for i, lab in enumerate(labels) if not lab]
@@ -150,20 +162,36 @@ class ContentPolicy:
             return None, 0.0, top_good, ""
         return labels[best], float(sims[best]), top_good, texts[best]
 
+    def harmful_probability(self, text: str, vector: np.ndarray | None = None) -> float:
+        """The probability that ``text`` is harmful by a logistic regression on the embeddings of the
+        category examples (1) against the benign look-alikes (0), each side weighted to half."""
+        vecs, labels, _ = self._index()
+        if self._weights is None:
+            y = np.array([1.0 if lab else 0.0 for lab in labels])
+            self._weights = _fit_logistic(vecs, y) if 0 < y.sum() < len(y) else np.zeros(vecs.shape[1] + 1)
+        q = (self._query(text) if vector is None else vector).astype(np.float64)
+        return float(1.0 / (1.0 + np.exp(-(q @ self._weights[:-1] + self._weights[-1]))))
+
     def check(self, text: str) -> Verdict:
         """Check one text (a request or an answer)."""
         for name, pattern in self._patterns:
             m = pattern.search(text)
             if m:
-                return Verdict(False, name, f"matches a {name} pattern ({m.group(0)!r})", 1.0, self._refusal(name))
+                return Verdict(False, name, f"matches a {name} pattern ({m.group(0)[:80]!r})", 1.0, self._refusal(name))
         if self.embedder is None and self.judge is None:
             return Verdict(True, reason="no pattern matched")
         category, score, benign, example = (None, 0.0, 0.0, "")
         if self.embedder is not None:
-            category, score, benign, example = self.similarity(text)
+            vector = self._query(text)
+            category, score, benign, example = self.similarity(text, vector)
             if category and score >= self.threshold and score >= benign + self.margin:
                 return Verdict(False, category, f"similar to the {category} example {example!r} ({score:.2f})", score,
                                self._refusal(category))
+            if category and self.classifier is not None:
+                p = self.harmful_probability(text, vector)
+                if p >= self.classifier:
+                    return Verdict(False, category, f"the example classifier gives {p:.2f} (nearest: {example!r})", score,
+                                   self._refusal(category))
         uncertain = self.embedder is None or (category is not None and score >= self.judge_from)
         if self.judge is not None and uncertain:
             verdict = self._ask_judge(text)
@@ -180,6 +208,56 @@ class ContentPolicy:
 
     def __repr__(self) -> str:
         return f"ContentPolicy(categories={list(self.categories)}, embedder={type(self.embedder).__name__ if self.embedder else None})"
+
+
+class _Pattern:
+    """One compiled pattern: ``pattern`` and every ``and`` must match, no ``unless`` may."""
+
+    def __init__(self, main: re.Pattern[str], also: list[re.Pattern[str]], unless: list[re.Pattern[str]]):
+        self.main, self.also, self.unless = main, also, unless
+
+    @classmethod
+    def build(cls, category: str, spec: Any, terms: dict[str, str]) -> "_Pattern":
+        if isinstance(spec, str):
+            spec = {"pattern": spec}
+        if not isinstance(spec, dict) or not isinstance(spec.get("pattern"), str) or set(spec) - {"pattern", "and", "unless"}:
+            raise ConfigError(f"category {category!r}: a pattern is a regular expression or "
+                              f"{{pattern: ..., and: [...], unless: [...]}}, got {spec!r}")
+
+        def compile_one(expr: str) -> re.Pattern[str]:
+            def term(m: re.Match[str]) -> str:
+                if m.group(1) not in terms:
+                    raise ConfigError(f"category {category!r}: pattern {expr[:60]!r} uses the unknown term {{{m.group(1)}}}; "
+                                      f"known terms: {', '.join(sorted(terms)) or 'none'}")
+                return f"(?:{terms[m.group(1)]})"
+
+            try:
+                return re.compile(_TERM.sub(term, expr), re.IGNORECASE)
+            except re.error as e:
+                raise ConfigError(f"category {category!r}: pattern {expr!r} is not a valid regular expression ({e})") from None
+
+        return cls(compile_one(spec["pattern"]), [compile_one(e) for e in spec.get("and", [])],
+                   [compile_one(e) for e in spec.get("unless", [])])
+
+    def search(self, text: str) -> re.Match[str] | None:
+        m = self.main.search(text)
+        if m is None or not all(p.search(text) for p in self.also) or any(p.search(text) for p in self.unless):
+            return None
+        return m
+
+
+_TERM = re.compile(r"\{([A-Z][A-Z_]*)\}")
+
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 1500, rate: float = 2.0) -> np.ndarray:
+    """Weights (last one the bias) of an L2-regularised logistic regression, both classes weighted equally."""
+    x = np.hstack([np.asarray(x, dtype=np.float64), np.ones((len(x), 1))])
+    w = np.zeros(x.shape[1])
+    weight = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean())) / len(y)
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        w -= rate * (x.T @ ((p - y) * weight) + l2 * np.r_[w[:-1], 0.0])
+    return w
 
 
 def load_policy_file(path: str | Path) -> dict[str, Any]:
