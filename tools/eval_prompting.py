@@ -15,10 +15,14 @@ Methods (same items, same model, greedy unless said):
                     few-shot chain-of-thought (2 worked rationales, one call) for arithmetic
   sc5               self-consistency over the same CoT: 5 paths sampled in ONE batched call, majority vote
   classification tasks only (Classifier: each label scored by its log-probability, one forward pass):
-  likelihood            zero-shot
-  likelihood_cal        zero-shot, contextual calibration (content-free "N/A", "", "[MASK]")
-  fewshot_balanced      4 balanced examples (2 per label, seeded order), likelihood
-  fewshot_calibrated    4 balanced examples, likelihood, contextual calibration
+  likelihood            zero-shot, the Classifier's defaults: labels scored after the prompt as a plain
+                        transcript (" positive" after "Sentiment:"), contextual calibration (content-free
+                        "N/A", "", "[MASK]")
+  likelihood_uncal      zero-shot, plain transcript, no calibration
+  likelihood_chat       zero-shot, labels scored as the assistant's reply after the chat template, no
+                        calibration (the Classifier's behaviour before the defaults above)
+  fewshot_balanced      4 balanced examples (2 per label, seeded order), plain transcript, no calibration
+  fewshot_calibrated    4 balanced examples, the Classifier's defaults (plain transcript, calibration)
   arithmetic only (ProgramOfThought: the model writes an expression under a JSON-schema constraint,
   the calculator tool computes it; the 4 random pool examples show expressions):
   program           one greedy program per item, all items in batches of --batch
@@ -66,7 +70,7 @@ from augment.prompts import (  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "prompting"
 METHODS = ["zero_shot", "one_shot", "fewshot_random", "fewshot_semantic", "cot", "sc5"]
-LIKELIHOOD = ["likelihood", "likelihood_cal", "fewshot_balanced", "fewshot_calibrated"]
+LIKELIHOOD = ["likelihood", "likelihood_uncal", "likelihood_chat", "fewshot_balanced", "fewshot_calibrated"]
 PROGRAM = ["program", "program_sc5"]
 SENTIMENT_TEMPLATE = PromptTemplate([
     ("system", "You classify the sentiment of reviews. Answer with one word: positive or negative."),
@@ -161,9 +165,9 @@ def expression_of(rationale: str) -> str:
     return expr
 
 
-def run_likelihood(llm, prompt, task, test, calibrate: bool, capitalize: bool = False) -> tuple[float, float]:
+def run_likelihood(llm, prompt, task, test, options: dict, capitalize: bool = False) -> tuple[float, float]:
     labels = {x: x.capitalize() for x in task["labels"]} if capitalize else task["labels"]
-    clf = Classifier(prompt, llm, labels, calibrate=calibrate)
+    clf = Classifier(prompt, llm, labels, **options)
     t0 = time.perf_counter()
     hits = sum(clf(**{v: item[v] for v in clf.input_variables}).label == item[task["target"]] for item in test)
     return hits / len(test), time.perf_counter() - t0
@@ -256,12 +260,14 @@ def main() -> None:
             print(f"  {method:<19} accuracy {acc:.3f}   ({secs:.1f}s)", flush=True)
         if "labels" in task:
             balanced = FewShot(task["template"], pool, k=args.k, selector="balanced", seed=0, output=task["output"])
-            variants = {"likelihood": (task["template"], False), "likelihood_cal": (task["template"], True),
-                        "fewshot_balanced": (balanced, False), "fewshot_calibrated": (balanced, True)}
-            for method, (prompt, cal) in variants.items():
+            uncal = {"calibrate": False}
+            variants = {"likelihood": (task["template"], {}), "likelihood_uncal": (task["template"], uncal),
+                        "likelihood_chat": (task["template"], {"calibrate": False, "prompt_format": "chat"}),
+                        "fewshot_balanced": (balanced, uncal), "fewshot_calibrated": (balanced, {})}
+            for method, (prompt, options) in variants.items():
                 if method not in methods:
                     continue
-                acc, secs = run_likelihood(llm, prompt, task, test, cal, args.capitalize_labels)
+                acc, secs = run_likelihood(llm, prompt, task, test, options, args.capitalize_labels)
                 results[f"{name}_{method}"] = acc
                 print(f"  {method:<19} accuracy {acc:.3f}   ({secs:.1f}s, {secs / len(test):.2f}s/item)", flush=True)
         cot_items = test[: args.cot_limit] if args.cot_limit else test

@@ -20,6 +20,14 @@ accurate than generating the label and parsing it.
   so callers can fall back (the ``Classifier`` then generates the label under a
   constraint).
 
+``chat_template=False`` (local models only) scores the conversation as a plain
+transcript instead (:func:`text_prompt`: the messages' contents one after the
+other, an assistant reply right after the turn it answers, no role headers) and
+each continuation as the text that follows it, after :func:`reply_separator`
+(``"Sentiment:"`` -> ``" positive"``). Small instruction-tuned models rank
+labels far better this way than as the start of an assistant turn, where they
+lean to one label whatever the input (see :class:`augment.prompts.Classifier`).
+
 >>> from augment.llm.loader import load_llm                          # doctest: +SKIP
 >>> llm = load_llm()                                                  # doctest: +SKIP
 >>> [round(s.logprob, 2) for s in llm.score("Is the sky blue? Answer yes or no.", ["Yes", "No"])]  # doctest: +SKIP
@@ -35,7 +43,10 @@ from typing import Any, Sequence
 from augment.errors import APIError, ConfigError, ContextLengthError, ScoringUnavailableError
 from augment.types import Message
 
-__all__ = ["ContinuationScore", "check_continuations", "check_score_options", "score_local", "score_remote", "unavailable", "TOP_LOGPROBS"]
+__all__ = [
+    "ContinuationScore", "check_continuations", "check_score_options", "reply_separator", "score_local", "score_remote",
+    "text_prompt", "unavailable", "TOP_LOGPROBS",
+]
 
 #: how many alternatives an OpenAI-compatible server is asked for (the OpenAI API's maximum)
 TOP_LOGPROBS = 20
@@ -74,10 +85,37 @@ def check_continuations(continuations: Any) -> list[str]:
 
 
 def check_score_options(options: dict[str, Any]) -> None:
-    """Scoring takes one option, ``adapter`` (a loaded LoRA adapter, or a served adapter's model name)."""
-    unknown = sorted(set(options) - {"adapter"})
+    """Scoring takes ``adapter`` (a loaded LoRA adapter, or a served adapter's model name) and
+    ``chat_template`` (True: score the reply after the chat template; False: after a plain transcript)."""
+    unknown = sorted(set(options) - {"adapter", "chat_template"})
     if unknown:
-        raise ConfigError(f"unknown scoring option {', '.join(map(repr, unknown))}; score() takes only adapter=...")
+        raise ConfigError(f"unknown scoring option {', '.join(map(repr, unknown))}; score() takes only adapter=... "
+                          "and chat_template=...")
+    if not isinstance(options.get("chat_template", True), bool):
+        raise ConfigError(f"chat_template={options['chat_template']!r}; use True or False")
+
+
+def reply_separator(text: str) -> str:
+    """What goes between a plain-text prompt and the reply that follows it: nothing after whitespace,
+    a space after a colon ("Sentiment:" -> " positive"), else a newline."""
+    if not text or text[-1].isspace():
+        return ""
+    return " " if text.endswith(":") else "\n"
+
+
+def text_prompt(messages: list[Message]) -> str:
+    """The conversation as a plain transcript (no chat template, no role headers): each message's
+    content after a blank line, except an assistant reply, which follows its turn after
+    :func:`reply_separator`. A few-shot prompt reads like a document of solved examples:
+    ``"Review: Great.\nSentiment: positive\n\nReview: Dull.\nSentiment:"``."""
+    out = ""
+    for m in messages:
+        content = m.content or ""
+        if m.role == "assistant":
+            out += reply_separator(out) + content
+        else:
+            out += ("\n\n" if out else "") + content
+    return out
 
 
 def unavailable(llm: Any) -> ScoringUnavailableError:
@@ -89,11 +127,18 @@ def unavailable(llm: Any) -> ScoringUnavailableError:
 
 
 # ---- local models ----------------------------------------------------------
-def _ids(llm: Any, messages: list[Message], continuations: list[str]) -> tuple[list[int], list[list[int]]]:
+def _ids(llm: Any, messages: list[Message], continuations: list[str], chat_template: bool) -> tuple[list[int], list[list[int]]]:
     tok = llm.tokenizer
-    prompt = llm.render_prompt(messages)
-    prompt_ids = tok(prompt, add_special_tokens=not llm.has_chat_template)["input_ids"]
-    conts = [tok(c, add_special_tokens=False)["input_ids"] for c in continuations]
+    if chat_template:
+        prompt, sep = llm.render_prompt(messages), ""
+        prompt_ids = tok(prompt, add_special_tokens=not llm.has_chat_template)["input_ids"]
+    else:  # a plain document: the tokenizer's own start token (BOS), if it adds one
+        prompt = text_prompt(messages)
+        sep = reply_separator(prompt)
+        prompt_ids = tok(prompt, add_special_tokens=True)["input_ids"]
+    if not prompt_ids:
+        raise ConfigError("the prompt has no tokens; give some text to score the continuations after")
+    conts = [tok(sep + c, add_special_tokens=False)["input_ids"] for c in continuations]
     for c, ids in zip(continuations, conts):
         if not ids:
             raise ConfigError(f"continuation {c!r} has no tokens for this tokenizer; give visible text")
@@ -111,11 +156,12 @@ def _gather(logprobs: Any, rows: list[tuple[list[int], list[int]]]) -> list[list
     return out
 
 
-def score_local(llm: Any, messages: list[Message], continuations: list[str], *, adapter: str | None = None) -> list[ContinuationScore]:
+def score_local(llm: Any, messages: list[Message], continuations: list[str], *, adapter: str | None = None,
+                chat_template: bool = True) -> list[ContinuationScore]:
     """Exact scores from a :class:`~augment.llm.transformers.TransformersLLM`, one forward pass."""
     import torch
 
-    prompt_ids, conts = _ids(llm, messages, continuations)
+    prompt_ids, conts = _ids(llm, messages, continuations, chat_template)
     longest = len(prompt_ids) + max(len(c) for c in conts)
     if longest > llm.context_window:
         raise ContextLengthError(
@@ -187,10 +233,17 @@ def _seq2seq_logprobs(llm: Any, prompt_ids: list[int], conts: list[list[int]]) -
 
 
 # ---- OpenAI-compatible servers -----------------------------------------------
-def score_remote(llm: Any, messages: list[Message], continuations: list[str], *, adapter: str | None = None) -> list[ContinuationScore]:
+def score_remote(llm: Any, messages: list[Message], continuations: list[str], *, adapter: str | None = None,
+                 chat_template: bool = True) -> list[ContinuationScore]:
     """First-token scores from a server's ``top_logprobs``; ScoringUnavailableError when it gives none."""
     from augment.llm.base import GenerateOptions
     from augment.llm.openai_wire import build_payload
+
+    if not chat_template:
+        raise ScoringUnavailableError(
+            f"the chat server at {llm.base_url} applies its own chat template, so a plain-text prompt cannot be scored "
+            "there; score with chat_template=True (the default)"
+        )
 
     options = GenerateOptions(max_tokens=1, temperature=0.0, adapter=adapter)
     body = build_payload(llm.model, messages, options)

@@ -65,6 +65,29 @@ def test_tiny_model_scores_equal_separate_forward_passes(tiny):
     assert len({round(s.logprob, 6) for s in scores}) == len(conts)
 
 
+def test_plain_text_format_scores_the_label_after_the_transcript(tiny):
+    import torch
+
+    from augment.llm.scoring import reply_separator, text_prompt
+    from augment.types import Message
+
+    messages = [Message.system("Classify."), Message.user("Review: great\nSentiment:"), Message.assistant("positive"),
+                Message.user("Review: dull\nSentiment:")]
+    text = text_prompt(messages)
+    assert text == "Classify.\n\nReview: great\nSentiment: positive\n\nReview: dull\nSentiment:"
+    assert (reply_separator(text), reply_separator("Q?"), reply_separator("A:\n")) == (" ", "\n", "")
+    scores = tiny.score(messages, ["negative", "positive"], chat_template=False)
+    prompt_ids = tiny.tokenizer(text)["input_ids"]
+    for s in scores:
+        cont = tiny.tokenizer(" " + s.text, add_special_tokens=False)["input_ids"]
+        with torch.inference_mode():
+            logprobs = torch.log_softmax(tiny.model(torch.tensor([prompt_ids + cont])).logits[0].float(), -1)
+        expected = [float(logprobs[len(prompt_ids) - 1 + j, t]) for j, t in enumerate(cont)]
+        assert s.token_logprobs == pytest.approx(expected, abs=1e-4) and s.n_tokens == len(cont)
+    chat = tiny.score(messages, ["negative", "positive"])
+    assert [s.logprob for s in chat] != pytest.approx([s.logprob for s in scores], abs=1e-3)
+
+
 def test_score_uses_the_requested_adapter(tiny_llama_dir, tmp_path):
     llm = load_llm(str(tiny_llama_dir), dtype="float32")
     base = [s.logprob for s in llm.score("Hello", ["yes", "no"])]
@@ -81,6 +104,8 @@ def test_bad_continuations_and_options_are_config_errors(tiny):
             tiny.score("Review: fine.", bad)
     with pytest.raises(ConfigError, match="adapter"):
         tiny.score("Review: fine.", ["a", "b"], temperature=0.5)
+    with pytest.raises(ConfigError, match="chat_template"):
+        tiny.score("Review: fine.", ["a", "b"], chat_template="no")
 
 
 def test_prompt_that_does_not_fit_raises_context_length_error(tiny):
@@ -150,3 +175,10 @@ def test_remote_server_refusing_logprobs_raises_scoring_unavailable(server):
     llm = OpenAICompatibleLLM("m", base_url=server.url, max_retries=0)
     with pytest.raises(ScoringUnavailableError, match="refused a request for logprobs"):
         llm.score("Review: fine.", ["positive", "negative"])
+
+
+def test_remote_plain_text_format_is_unavailable_without_a_request(server):
+    llm = OpenAICompatibleLLM("m", base_url=server.url, max_retries=0)
+    with pytest.raises(ScoringUnavailableError, match="chat_template=True"):
+        llm.score("Review: fine.", ["positive", "negative"], chat_template=False)
+    assert server.requests == []  # refused before any request
