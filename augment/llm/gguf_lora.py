@@ -56,7 +56,7 @@ def peft_to_gguf_lora(adapter_dir: str | os.PathLike, base_gguf: str | os.PathLi
     """
     import gguf
     import numpy as np
-    from safetensors.numpy import load_file
+    from safetensors import safe_open
 
     adapter_dir, out_path = Path(adapter_dir).expanduser(), Path(out_path)
     cfg_path = adapter_dir / "adapter_config.json"
@@ -90,7 +90,8 @@ def peft_to_gguf_lora(adapter_dir: str | os.PathLike, base_gguf: str | os.PathLi
         raise AdapterError(f"the base model's architecture {arch!r} is unknown to the gguf package; cannot convert")
     names = gguf.get_tensor_name_map(arch_enum, blocks)
 
-    tensors = load_file(str(weights))
+    with safe_open(str(weights), framework="pt") as f:  # through torch: numpy has no bfloat16 (adapters saved in bf16)
+        tensors = {key: f.get_tensor(key).float().numpy() for key in f.keys()}
     pairs: dict[str, dict[str, Any]] = {}
     for key, value in tensors.items():
         for part in ("lora_A", "lora_B"):

@@ -124,6 +124,7 @@ class LlamaCppLLM(LLM):
         self._applied: str | None = None  # the adapter set on the context now
         self._grammars: OrderedDict[str, Any] = OrderedDict()
         self._eos = self._llama.token_eos()
+        self._prefilled = 0  # KV positions computed by a prompt prefill (batches of >= 2 tokens), see _prefill
 
     # ---- prompts --------------------------------------------------------
     @property
@@ -187,6 +188,7 @@ class LlamaCppLLM(LLM):
         tokens, max_new = self._fit(self.tokenize(self.render_prompt(messages)), options.max_tokens)
         text, finish, produced = "", "length", 0
         with self._lock, self._adapter_scope(options.adapter):
+            self._prefill(tokens)
             chunks = self._llama.create_completion(tokens, stream=True, **self._sampling(options, max_new))
             try:
                 for chunk in chunks:
@@ -208,11 +210,42 @@ class LlamaCppLLM(LLM):
     def _complete(self, prompt: str, options: GenerateOptions, grammar: Any = None, extra_tokens: int = 0) -> Completion:
         tokens, max_new = self._fit(self.tokenize(prompt), options.max_tokens + extra_tokens)
         with self._lock, self._adapter_scope(options.adapter):
+            self._prefill(tokens)
             out = self._llama.create_completion(tokens, grammar=grammar, **self._sampling(options, max_new))
         choice, usage = out["choices"][0], out.get("usage") or {}
         return Completion(choice["text"], finish_reason=choice.get("finish_reason") or "stop",
                           usage=Usage(usage.get("prompt_tokens", len(tokens)), usage.get("completion_tokens", 0)),
                           model=self.model_name)
+
+    def _prefill(self, tokens: list[int]) -> None:
+        """Compute the prompt's KV cache, reusing the longest common prefix of the previous prompt (the caller holds the lock).
+
+        llama.cpp computes a lone token (a decode step) with other kernels than a
+        batch of two or more, so its key/values and logits differ slightly (0.6 in a
+        logit, measured): enough to change a seeded sample. Prompts are therefore
+        always computed in batches of at least two tokens, and only positions computed
+        that way are reused (not the reply's tokens, which were decoded one by one):
+        a call gives the same output whatever ran before it. ``create_completion``
+        then finds the whole prompt evaluated and samples from its logits.
+        """
+        llama = self._llama
+        cached = llama.input_ids[: min(llama.n_tokens, self._prefilled)]
+        common = 0
+        for a, b in zip(cached, tokens):
+            if a != b:
+                break
+            common += 1
+        reuse = max(0, min(common, len(tokens) - 2))
+        if (len(tokens) - reuse) % llama.n_batch == 1 and reuse > 0:
+            reuse -= 1  # no trailing batch of one token
+        llama.n_tokens = reuse  # eval() drops the KV cache after it
+        rest = tokens[reuse:]
+        step = llama.n_batch
+        while rest:
+            take = step if len(rest) != step + 1 else step - 1  # never leave one token for a batch of its own
+            llama.eval(rest[:take])
+            rest = rest[take:]
+        self._prefilled = len(tokens)
 
     def _sampling(self, options: GenerateOptions, max_new: int) -> dict[str, Any]:
         """llama.cpp sampling equal to the transformers backend: greedy at 0, else temperature + top_p only."""
@@ -348,6 +381,7 @@ class LlamaCppLLM(LLM):
                 raise AdapterError(f"llama.cpp could not apply the adapter {name!r} (code {rc})")
             self._applied = name
             self._llama.reset()  # the cached prompt was computed with other weights
+            self._prefilled = 0
         yield
 
     def close(self) -> None:

@@ -64,7 +64,7 @@ def load_llm(spec: str | os.PathLike | None = None, *, adapter: AdapterSpec | No
     if adapter is DEFAULT_ADAPTER:
         from augment.llm.defaults import DEFAULT_ADAPTER_NAME, default_adapter_path
 
-        shipped = default_adapter_path() if spec in (None, "default") else None
+        shipped = default_adapter_path() if spec in (None, "default", "llamacpp", "llamacpp:default") else None
         if shipped is not None:  # loaded, not active: Agent and RAG ask for it, plain chat keeps the model as published
             llm.load_adapter(shipped, DEFAULT_ADAPTER_NAME, activate=False)
         adapter = None

@@ -53,7 +53,7 @@ def test_greedy_answer_usage_and_finish_reason(llm):
 
 def test_stop_strings_and_stream(llm):
     full = llm.complete(Q, max_tokens=8).text
-    word = full.split()[3]
+    word = full.split()[1]  # (the greedy words differ between the engines)
     cut = llm.complete(Q, max_tokens=8, stop=[word])
     assert cut.text == full[: full.index(word)] and cut.finish_reason == "stop"
     items = list(llm.stream(Q, max_tokens=8))
@@ -118,3 +118,13 @@ def test_llamacpp_spec_errors_need_no_engine(tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_llama)
     with pytest.raises(MissingDependencyError, match=r"augment\[llamacpp\]"):
         load_llm("llamacpp")
+
+
+def test_peft_adapter_converted_for_llamacpp_acts_as_on_transformers(default_llm, llamacpp_llm):
+    """augment's shipped PEFT adapter, converted to a GGUF LoRA, changes llama.cpp's replies as it changes transformers'."""
+    assert "augment" in llamacpp_llm.adapters and llamacpp_llm.active_adapter is None  # loaded, not active, as on transformers
+    for q in ("Name three planets.", "What is 12 plus 30?"):
+        base = llamacpp_llm.complete(q, max_tokens=8).text
+        tuned = llamacpp_llm.complete(q, max_tokens=8, adapter="augment").text
+        assert tuned != base and base == default_llm.complete(q, max_tokens=8).text
+        assert tuned == default_llm.complete(q, max_tokens=8, adapter="augment").text
