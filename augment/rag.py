@@ -80,6 +80,15 @@ _DANGLING = re.compile(r"\b(?:is|are|was|were|be|been|of|to|the|a|an|and|or|call
                        r":?\s*(?:\[\d+(?:\s*,\s*\d+)*\]\s*)*[:.!?]*\s*$", re.I)
 
 
+def _dangling(sentence: str) -> bool:
+    """True for "The price is [1]." (nothing after the verb), not for "Bees go where food is [2]."."""
+    m = _DANGLING.search(sentence)
+    if m is None:
+        return False
+    verb = m.group(0).split()[0].lower() in {"is", "are", "was", "were", "be", "been"}
+    return not (verb and re.search(r"\b(?:where|what|how|when|which|that|who|whatever|wherever)\b", sentence, re.I))
+
+
 def clean_answer(raw: str, truncated: bool = False) -> str:
     """Tidy a model's reply before its citations are checked.
 
@@ -98,7 +107,7 @@ def clean_answer(raw: str, truncated: bool = False) -> str:
     kept, seen = [], set()
     for piece in _PIECES.findall(text):
         key = " ".join(re.sub(r"\[\d+(?:\s*,\s*\d+)*\]", "", piece).lower().split()).strip(" -*:.!?")
-        if key and (key in seen or _DANGLING.search(piece.strip().lstrip("-* "))):
+        if key and (key in seen or _dangling(piece.strip().lstrip("-* "))):
             continue
         seen.add(key)
         kept.append(piece)
