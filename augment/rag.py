@@ -41,7 +41,7 @@ from typing import Any, Iterator, Sequence
 from augment.errors import ConfigError, InvalidMessagesError
 from augment.llm.base import LLM, GenerateOptions, normalize_messages
 from augment.llm.defaults import DEFAULT_ADAPTER_NAME
-from augment.rag_checks import SentenceCheck, SupportChecker, check_answer, content_words
+from augment.rag_checks import CITATION, SentenceCheck, SupportChecker, check_answer, content_words
 from augment.types import Completion, Message, ScoredDocument
 
 __all__ = ["RAG", "RAGAnswer", "SentenceCheck", "SYSTEM_PROMPT", "QUESTION_TEMPLATE", "REWRITE_TEMPLATE",
@@ -72,12 +72,13 @@ _PREAMBLE = re.compile(r"^(?:the\s+)?answer(?:\s+is)?\s*:\s*", re.I)
 _ECHO = re.compile(r"^[ \t]*(?:\[\d+\][ \t]*)?\([^()\n]{1,80}\)[ \t]*:?[ \t]*", re.M)
 
 
-# "[1.5 °C]", "[see manual]": square brackets that are not a citation like [2] or [1, 3]
-_NOT_CITATION = re.compile(r"\s*\[(?!\s*\d+(?:\s*,\s*\d+)*\s*\])[^\[\]\n]{0,120}\]")
+# square brackets, kept when they are a citation as the checks read them ([2], [1, 3], [source 2]),
+# dropped otherwise ("[1.5 °C]", "[see manual]")
+_BRACKETS = re.compile(r"\s*\[[^\[\]\n]{0,120}\]")
 _PIECES = re.compile(r"(?:[^\n.!?]|[.!?](?!\s|$))*(?:[.!?]+(?=\s|$)|\n|$)")  # sentences and lines
 # a statement that stops where its answer should be: "The price is [1].", "The file is called:"
 _DANGLING = re.compile(r"\b(?:is|are|was|were|be|been|of|to|the|a|an|and|or|called|named|by|at|in|on|for|with)\s*"
-                       r":?\s*(?:\[\d+(?:\s*,\s*\d+)*\]\s*)*[:.!?]*\s*$", re.I)
+                       r":?\s*(?:" + CITATION.pattern + r"\s*)*[:.!?]*\s*$", re.I)
 
 
 def _dangling(sentence: str) -> bool:
@@ -99,14 +100,15 @@ def clean_answer(raw: str, truncated: bool = False) -> str:
     the unfinished last sentence (unless it is the only one).
     """
     text = _HEADING_MARKS.sub(lambda m: m.group(1), _ECHO.sub("", raw)).strip()
-    text = re.sub(r"\s*\[[^\[\]\n]*$", "", _NOT_CITATION.sub("", _PREAMBLE.sub("", text)))  # (and one left open)
+    text = _BRACKETS.sub(lambda m: m.group(0) if CITATION.fullmatch(m.group(0).strip()) else "", _PREAMBLE.sub("", text))
+    text = re.sub(r"\s*\[[^\[\]\n]*$", "", text)  # and one left open at max_tokens
     if truncated and not re.search(r"[.!?\]]\s*$", text):
         cut = max(text.rfind(". "), text.rfind("! "), text.rfind("? "), text.rfind(".\n"), text.rfind("]\n"))
         if cut > 0:
             text = text[: cut + 1].rstrip()
     kept, seen = [], set()
     for piece in _PIECES.findall(text):
-        key = " ".join(re.sub(r"\[\d+(?:\s*,\s*\d+)*\]", "", piece).lower().split()).strip(" -*:.!?")
+        key = " ".join(CITATION.sub("", piece).lower().split()).strip(" -*:.!?")
         if key and (key in seen or _dangling(piece.strip().lstrip("-* "))):
             continue
         seen.add(key)

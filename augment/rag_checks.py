@@ -34,7 +34,7 @@ from typing import Any, Sequence
 import numpy as np
 
 __all__ = [
-    "SupportChecker", "SentenceCheck", "CheckedAnswer", "check_answer", "content_words", "split_sentences", "figures"]
+    "CITATION", "SupportChecker", "SentenceCheck", "CheckedAnswer", "check_answer", "content_words", "split_sentences", "figures"]
 
 _STOP = frozenset("""a about above after again against all also am an and any are as at be because been before being
 below between both but by can could did do does doing down during each few for from further had has have having he her
@@ -46,6 +46,8 @@ according source sources answer question sure okay certainly thanks thank hello 
 
 # [1]  [1, 2]  [1;2]  [Source 1]
 _CITE = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.IGNORECASE)
+#: the citation markers the checks read: [2], [1, 3], [source 2]
+CITATION = _CITE
 _MOVE = re.compile(r"([.!?])((?:\s*\[\s*(?:sources?\s*)?\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*\s*\])+)", re.IGNORECASE)
 _SPLIT = re.compile(r"((?<=[.!?])\s+|\n+)")
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -2,10 +2,9 @@
 
 An agent step, a chat turn or a RAG question re-sends a prompt that starts
 like the last one (the system prompt, the tool schemas, the earlier turns).
-:class:`PrefixCache` keeps the key/value tensors of recent prompts (and of
-the replies generated after them) and, on the next call, hands ``generate``
-a ``DynamicCache`` holding the longest common token prefix, so only the new
-tokens are computed.
+:class:`PrefixCache` keeps the key/value tensors of recent prompts, in whole
+blocks, and on the next call :func:`block_prefill` starts from the longest
+common prefix of whole blocks, so only the blocks after it are computed.
 
 Correct by construction, bit for bit, in any dtype:
 
@@ -43,7 +42,7 @@ from typing import Any, Hashable, Sequence
 
 from augment.errors import ConfigError
 
-__all__ = ["PrefixCache", "block_prefill", "common_prefix_length", "weights_key", "cache_kwarg", "generated_cache"]
+__all__ = ["PrefixCache", "block_prefill", "common_prefix_length", "weights_key", "cache_kwarg"]
 
 
 def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
@@ -77,12 +76,6 @@ def cache_kwarg() -> str:
     from transformers.generation.utils import GenerateDecoderOnlyOutput
 
     return "cache" if "cache" in getattr(GenerateDecoderOnlyOutput, "__dataclass_fields__", {}) else "past_key_values"
-
-
-def generated_cache(output: Any) -> Any:
-    """The cache of a ``generate(..., return_dict_in_generate=True)`` result."""
-    cache = getattr(output, "cache", None)
-    return cache if cache is not None else getattr(output, "past_key_values", None)
 
 
 @dataclass

@@ -334,8 +334,10 @@ class TransformersLLM(AdapterMixin, LLM):
         one_row = enc["input_ids"].shape[0] == 1 and not self.is_seq2seq
         with self._lock, self._adapter_scope(options.adapter), torch.inference_mode():
             if one_row:  # prefilled in fixed blocks, cache or not, so that reusing blocks changes nothing
-                key = weights_key(self.model, options.adapter if options.adapter is not None else self._active_adapter)
-                past = block_prefill(self.model, enc["input_ids"][0].tolist(), self.prefill_block, self.prefix_cache, key)
+                cache = self.prefix_cache
+                key = None if cache is None else weights_key(
+                    self.model, options.adapter if options.adapter is not None else self._active_adapter)
+                past = block_prefill(self.model, enc["input_ids"][0].tolist(), self.prefill_block, cache, key)
                 if past is not None:
                     kwargs[cache_kwarg()] = past
                     kwargs["generation_config"].update(use_cache=True)
