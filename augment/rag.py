@@ -15,7 +15,11 @@ and :meth:`RAG.show_prompt`), generate, then check the answer
 5. a citation whose source does not support its sentence is moved to the
    source that does (``SentenceCheck.corrected_from``); a number no source
    contains makes a sentence unsupported; when nothing in the reply is
-   supported, the answer is "I don't know" (``abstain_unsupported``).
+   supported, the answer is "I don't know" (``abstain_unsupported``);
+6. with ``abstain_threshold`` set, when the model itself leans to "I don't
+   know" (the probability it gives that reply, scored in one forward pass, is
+   at least the threshold), the answer is "I don't know" even if greedy
+   decoding wrote an answer; an "I don't know" answer cites nothing.
 
 Follow-up questions in :meth:`RAG.chat` are rewritten into standalone queries
 with one LLM call whose prompt is kept in ``answer.rewrite_prompt``.
@@ -34,18 +38,19 @@ with one LLM call whose prompt is kept in ``answer.rewrite_prompt``.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
-from augment.errors import ConfigError, InvalidMessagesError
+from augment.errors import ConfigError, ContextLengthError, InvalidMessagesError, ScoringUnavailableError
 from augment.llm.base import LLM, GenerateOptions, normalize_messages
 from augment.llm.defaults import DEFAULT_ADAPTER_NAME
 from augment.rag_checks import CITATION, SentenceCheck, SupportChecker, check_answer, content_words
 from augment.types import Completion, Message, ScoredDocument
 
 __all__ = ["RAG", "RAGAnswer", "SentenceCheck", "SYSTEM_PROMPT", "QUESTION_TEMPLATE", "REWRITE_TEMPLATE",
-           "NO_ANSWER", "EMPTY_ANSWER", "UNSUPPORTED_ANSWER", "clean_answer"]
+           "NO_ANSWER", "EMPTY_ANSWER", "UNSUPPORTED_ANSWER", "UNSURE_ANSWER", "IDK_REPLY", "clean_answer"]
 
 # Short on purpose: the default model's adapter was trained on this exact prompt (tools/make_rag_data.py),
 # and every token of it is re-read for each answer.
@@ -65,6 +70,9 @@ REWRITE_TEMPLATE = (
 NO_ANSWER = "I don't know: no document in the collection matches this question."
 EMPTY_ANSWER = "I don't know: the model's reply said nothing (see raw_answer)."
 UNSUPPORTED_ANSWER = "I don't know: no source supports the answer the model wrote (see raw_answer)."
+UNSURE_ANSWER = "I don't know: the sources do not clearly answer this (see raw_answer)."
+#: the reply the grounded-answer adapter was trained to give when no source holds the answer
+IDK_REPLY = "I don't know."
 
 _HEADING_MARKS = re.compile(r"(^|\s)#{1,6}\s+")
 # a small model sometimes starts a line by copying a source header: "[2] (Honey Bees) ..."
@@ -124,7 +132,9 @@ class RAGAnswer:
     ``sources``: the retrieved documents, numbered from 1 in that order;
     ``citations``: ``{n: source}`` for every [n] left in the answer;
     ``unsupported``: sentences no (cited) source supports; ``sentences``: the
-    per-sentence checks; ``prompt``: the exact text sent to the model.
+    per-sentence checks; ``idk_probability``: the probability the model gave the
+    reply "I don't know." (None when not scored); ``prompt``: the exact text sent
+    to the model.
     """
 
     answer: str
@@ -136,6 +146,7 @@ class RAGAnswer:
     unsupported: list[str] = field(default_factory=list)
     removed_citations: list[int] = field(default_factory=list)
     abstained: bool = False
+    idk_probability: float | None = None
     prompt: str = ""
     rewrite_prompt: str | None = None
     raw_answer: str = ""
@@ -170,6 +181,11 @@ class RAG:
     ``abstain_unsupported``: when no sentence of the reply is supported by the
     sources (e.g. a figure no source contains), answer "I don't know" (the
     reply stays in ``raw_answer``);
+    ``abstain_threshold``: answer "I don't know" when the probability the model gives the reply
+    "I don't know." is at least this (one scoring pass after generation, local models only;
+    ``RAGAnswer.idk_probability``); None (the default) does not score. Off by default because on the
+    development set (``tests/data/rag_dev``) no threshold bought abstentions without losing about as
+    many correct answers with the default model;
     ``checker``: the support rule (:class:`~augment.rag_checks.SupportChecker`).
 
     >>> from augment import load_llm, ChromaStore   # doctest: +SKIP
@@ -182,7 +198,7 @@ class RAG:
                  prompt: str | None = None, history_rewrite: bool = True, system: str | None = None,
                  no_answer: str = NO_ANSWER, infer_citations: bool = True, checker: SupportChecker | None = None,
                  max_tokens: int = 200, max_source_chars: int = 1500, max_history: int = 6,
-                 abstain_unsupported: bool = True, **options: Any):
+                 abstain_unsupported: bool = True, abstain_threshold: float | None = None, **options: Any):
         if not isinstance(llm, LLM):
             raise ConfigError(f"RAG needs an augment LLM (e.g. augment.load_llm()), got {type(llm).__name__}")
         if not callable(getattr(retriever, "retrieve", None)):
@@ -202,6 +218,12 @@ class RAG:
         if "adapter" not in self.options and DEFAULT_ADAPTER_NAME in (getattr(llm, "adapters", None) or []):
             self.options["adapter"] = DEFAULT_ADAPTER_NAME  # augment's grounded-answer adapter, when load_llm() loaded it
         GenerateOptions.build(**self.options)  # a bad option fails here, not at the first question
+        if abstain_threshold is not None and (isinstance(abstain_threshold, bool) or
+                                              not isinstance(abstain_threshold, (int, float)) or
+                                              not 0.0 < abstain_threshold <= 1.0):
+            raise ConfigError(f"abstain_threshold must be a probability in (0, 1], e.g. 0.3, or None (off); "
+                              f"got {abstain_threshold!r}")
+        self.abstain_threshold = abstain_threshold
 
     # ---- building blocks ------------------------------------------------
     def retrieve(self, query: str) -> list[ScoredDocument]:
@@ -240,6 +262,18 @@ class RAG:
         rewritten = next((ln.strip().strip('"') for ln in text.splitlines() if ln.strip()), "")
         return (rewritten if len(rewritten) >= 3 else question), prompt
 
+    def idk_probability(self, messages: Sequence[Message]) -> float | None:
+        """The probability the model gives :data:`IDK_REPLY` as its reply to ``messages`` (with RAG's
+        adapter); None when ``abstain_threshold`` is off or the model cannot score (a remote server)."""
+        if self.abstain_threshold is None:
+            return None
+        opts = {"adapter": self.options["adapter"]} if self.options.get("adapter") else {}
+        try:
+            [s] = self.llm.score(list(messages), [IDK_REPLY], **opts)
+        except (ScoringUnavailableError, ContextLengthError):
+            return None
+        return math.exp(s.logprob)
+
     def _prepare(self, messages: Any) -> tuple[list[Message], str, str, str | None, list[ScoredDocument]]:
         msgs = normalize_messages(messages)
         if msgs[-1].role != "user" or not msgs[-1].content.strip():
@@ -254,7 +288,7 @@ class RAG:
         except Exception:  # a model without a chat template: show the messages themselves
             return LLM.render_prompt(self.llm, messages)
 
-    def _finish(self, question: str, query: str, sources: list[ScoredDocument], raw: str, prompt: str,
+    def _finish(self, question: str, query: str, sources: list[ScoredDocument], raw: str, messages: list[Message],
                 rewrite_prompt: str | None, completion: Completion | None) -> RAGAnswer:
         truncated = completion is not None and completion.finish_reason == "length"
         checked = check_answer(clean_answer(raw, truncated), [self.source_text(s) for s in sources], self.checker,
@@ -266,9 +300,15 @@ class RAG:
                 not any(s.supported for s in checked.sentences):  # every claim it made is unsupported
             checked.text = UNSUPPORTED_ANSWER
         idk = checked.text.strip().lower().startswith(("i don't know", "i do not know"))
+        p_idk = None if idk else self.idk_probability(messages)
+        if p_idk is not None and p_idk >= self.abstain_threshold:
+            checked.text, idk = UNSURE_ANSWER, True
+        if idk:
+            citations = {}  # an "I don't know" cites nothing
         return RAGAnswer(answer=checked.text, question=question, query=query, sources=sources, citations=citations,
                          sentences=checked.sentences, unsupported=[s.text for s in checked.sentences if s.flagged],
-                         removed_citations=checked.removed, abstained=idk, prompt=prompt,
+                         removed_citations=checked.removed, abstained=idk, idk_probability=p_idk,
+                         prompt=self._render(messages),
                          rewrite_prompt=rewrite_prompt, raw_answer=raw, completion=completion)
 
     def _abstain(self, question: str, query: str, rewrite_prompt: str | None) -> RAGAnswer:
@@ -283,7 +323,7 @@ class RAG:
             return self._abstain(question, query, rewrite_prompt)
         final = self.build_messages(query if rewrite_prompt else question, sources, msgs[:-1])
         completion = self.llm.complete(final, **self.options)
-        return self._finish(question, query, sources, completion.text, self._render(final), rewrite_prompt, completion)
+        return self._finish(question, query, sources, completion.text, final, rewrite_prompt, completion)
 
     def ask(self, question: str) -> RAGAnswer:
         """Answer one question (no history)."""
@@ -316,7 +356,7 @@ class RAG:
                 parts.append(item)
                 yield item
         raw = completion.text if completion is not None else "".join(parts)
-        yield self._finish(question_text, query, sources, raw, self._render(final), rewrite_prompt, completion)
+        yield self._finish(question_text, query, sources, raw, final, rewrite_prompt, completion)
 
     def show_prompt(self, question: Any) -> str:
         """The exact prompt the model would get for ``question`` (retrieval runs; generation does not)."""

@@ -268,3 +268,61 @@ def test_figures_are_compared_normalised():
     assert figures("100,000 records and 0.3 mm [2]") == {"100000", "0.3"}
     assert checker.supports("It holds 100000 records.", "The console memory holds 100,000 records.")[0]
     assert not checker.supports("It holds 100,001 records.", "The console memory holds 100,000 records.")[0]
+
+
+class _LeaningFake(FakeLLM):
+    """A fake that scores: it gives the reply "I don't know." the probability ``p_idk`` (logic only)."""
+
+    def __init__(self, replies, p_idk):
+        super().__init__(replies)
+        self.p_idk, self.scored = p_idk, []
+
+    def score_continuations(self, messages, continuations, **options):
+        import math
+
+        from augment.llm.scoring import ContinuationScore
+
+        self.scored.append((messages, continuations, options))
+        return [ContinuationScore(c, math.log(self.p_idk), 1) for c in continuations]
+
+
+def test_abstain_threshold_turns_a_leaning_model_into_i_dont_know():
+    from augment.rag import IDK_REPLY, UNSURE_ANSWER
+
+    reply = "The console memory holds 100,000 records [1]."
+    leaning = _LeaningFake([reply], p_idk=0.5)
+    a = RAG(leaning, ListRetriever(MANUAL), abstain_threshold=0.3).ask("How many records does the console hold?")
+    assert a.answer == UNSURE_ANSWER and a.abstained and a.citations == {}
+    assert a.raw_answer == reply and a.idk_probability == pytest.approx(0.5)  # nothing the model wrote is lost
+    messages, continuations, _ = leaning.scored[0]
+    assert continuations == [IDK_REPLY] and messages[-1].content.endswith("Answer:")  # the same prompt as generation
+    sure = RAG(_LeaningFake([reply], p_idk=0.1), ListRetriever(MANUAL), abstain_threshold=0.3).ask("How many records?")
+    assert sure.answer == reply and not sure.abstained and sure.idk_probability == pytest.approx(0.1)
+    off = _LeaningFake([reply], p_idk=0.9)
+    assert RAG(off, ListRetriever(MANUAL)).ask("How many records?").idk_probability is None and not off.scored
+    # a model that cannot score (a remote server without logprobs): the answer stands, no probability
+    plain = RAG(FakeLLM([reply]), ListRetriever(MANUAL), abstain_threshold=0.3).ask("How many records?")
+    assert plain.answer == reply and plain.idk_probability is None
+
+
+def test_an_i_dont_know_answer_cites_nothing():
+    a = RAG(FakeLLM(["The console memory holds 250,000 records [1]."]), ListRetriever(MANUAL)).ask("How many records?")
+    assert a.abstained and a.citations == {} and "[1]" not in a.answer
+
+
+@pytest.mark.parametrize("bad", [0, 0.0, 1.5, -0.2, True, "high", "auto"])
+def test_a_bad_abstain_threshold_is_refused(bad):
+    with pytest.raises(ConfigError, match="abstain_threshold"):
+        RAG(FakeLLM(["x"]), ListRetriever(MANUAL), abstain_threshold=bad)
+
+
+def test_real_model_idk_probability_is_its_own_score(default_llm):
+    import math
+
+    rag = RAG(default_llm, ListRetriever(SOURCES), k=2, max_tokens=40, abstain_threshold=1.0)
+    a = rag.ask("How tall is the Eiffel Tower?")
+    assert a.idk_probability is not None and 0.0 < a.idk_probability < 1.0
+    messages = rag.build_messages(a.question, a.sources)
+    [s] = default_llm.score(messages, ["I don't know."], **({"adapter": rag.options["adapter"]}
+                                                            if rag.options.get("adapter") else {}))
+    assert a.idk_probability == pytest.approx(math.exp(s.logprob), rel=1e-6)

@@ -37,7 +37,9 @@ DATA = ROOT / "tests" / "data" / "rag_eval"
 
 
 def run_row(llm: Any, label: str, args: Any, store: str, embedder: Any) -> dict[str, Any]:
-    options = {"max_tokens": args.max_tokens} if args.max_tokens else {}
+    options: dict[str, Any] = {"max_tokens": args.max_tokens} if args.max_tokens else {}
+    if args.abstain_threshold is not None:
+        options["abstain_threshold"] = None if args.abstain_threshold == "off" else float(args.abstain_threshold)
     rep = evaluate_rag(args.docs, args.qa, llm, k=args.k, store_dir=store, embedder=embedder, limit=args.limit,
                        progress=False, max_seconds=args.max_minutes * 60 if args.max_minutes else None, **options)
     if rep.meta["skipped"]:
@@ -62,6 +64,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--compare", action="store_true", help="add the row without the adapter")
     p.add_argument("--max-tokens", type=int, default=None, help="max new tokens per answer (default: RAG's)")
     p.add_argument("--max-minutes", type=float, default=None, help="per row: start no new item after this long")
+    p.add_argument("--abstain-threshold", default=None,
+                   help="RAG's abstain_threshold: a probability, or 'off' (the default)")
     p.add_argument("--dtype", default=None, help="model dtype for load_llm (default: its choice)")
     p.add_argument("--out", default=None, help="folder for the JSON reports (one per row, one line per question)")
     args = p.parse_args(argv)

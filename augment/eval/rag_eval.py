@@ -206,6 +206,8 @@ def _score(item: dict[str, Any], answer: Any, root: Path, k: int) -> dict[str, A
     text = answer.answer or ""
     abstained = bool(answer.abstained) or bool(_IDK.search(text))
     row: dict[str, Any] = {"retrieved": files, "abstained": abstained, "answer": text}
+    if getattr(answer, "idk_probability", None) is not None:
+        row["idk_probability"] = round(answer.idk_probability, 4)  # how much the model leaned to "I don't know"
     raw = getattr(answer, "raw_answer", "") or ""
     if raw and raw != text:
         row["raw_answer"] = raw  # what the model wrote, before the citation checks replaced it
