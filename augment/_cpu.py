@@ -10,9 +10,16 @@ True
 from __future__ import annotations
 
 import functools
+import os
 import platform
 
-__all__ = ["cpu_has_fast_bf16", "cpu_has_amx", "cpu_model", "fast_cpu_dtype"]
+__all__ = ["CPU_DTYPE_ENV", "cpu_has_fast_bf16", "cpu_has_amx", "cpu_model", "fast_cpu_dtype"]
+
+CPU_DTYPE_ENV = "AUGMENT_CPU_DTYPE"
+"""Set to ``float32`` or ``bfloat16`` to override the CPU dtype that ``dtype="auto"`` picks
+(the LLM, the embedder and ``mixed_precision="auto"`` in fine-tuning). Useful for outputs that
+must match across machines: greedy text differs between bf16 and float32. The test suite sets it
+to ``float32``."""
 
 
 def cpu_has_fast_bf16() -> bool:
@@ -31,7 +38,28 @@ def cpu_has_fast_bf16() -> bool:
 
 
 def fast_cpu_dtype() -> str:
-    """``"bfloat16"`` on a CPU with native bf16, else ``"float32"``."""
+    """``"bfloat16"`` on a CPU with native bf16, else ``"float32"``; ``$AUGMENT_CPU_DTYPE`` overrides.
+
+    >>> import os
+    >>> saved = os.environ.get("AUGMENT_CPU_DTYPE")
+    >>> os.environ["AUGMENT_CPU_DTYPE"] = "bf16"
+    >>> fast_cpu_dtype()
+    'bfloat16'
+    >>> os.environ["AUGMENT_CPU_DTYPE"] = "int4"
+    >>> fast_cpu_dtype()
+    Traceback (most recent call last):
+    ...
+    ValueError: AUGMENT_CPU_DTYPE='int4' is not a CPU dtype; set it to 'float32' or 'bfloat16', or unset it to pick by the CPU
+    >>> os.environ.update({} if saved is None else {"AUGMENT_CPU_DTYPE": saved})
+    >>> if saved is None: del os.environ["AUGMENT_CPU_DTYPE"]
+    """
+    forced = os.environ.get(CPU_DTYPE_ENV, "").strip().lower()
+    if forced:
+        name = {"fp32": "float32", "float": "float32", "bf16": "bfloat16"}.get(forced, forced)
+        if name not in ("float32", "bfloat16"):
+            raise ValueError(f"{CPU_DTYPE_ENV}={forced!r} is not a CPU dtype; set it to 'float32' or 'bfloat16', "
+                             "or unset it to pick by the CPU")
+        return name
     return "bfloat16" if cpu_has_fast_bf16() else "float32"
 
 

@@ -19,7 +19,11 @@ and :meth:`RAG.show_prompt`), generate, then check the answer
 6. with ``abstain_threshold`` set, when the model itself leans to "I don't
    know" (the probability it gives that reply, scored in one forward pass, is
    at least the threshold), the answer is "I don't know" even if greedy
-   decoding wrote an answer; an "I don't know" answer cites nothing.
+   decoding wrote an answer; an "I don't know" answer cites nothing;
+7. with ``check_answer_type`` (on), a question that asks for a kind of fact
+   (a price, a weight, a year, a number...; see
+   :func:`~augment.rag_checks.expected_answer_type`) whose supported answer
+   gives none (asked a price, answered a weight) is answered "I don't know".
 
 Follow-up questions in :meth:`RAG.chat` are rewritten into standalone queries
 with one LLM call whose prompt is kept in ``answer.rewrite_prompt``.
@@ -46,11 +50,11 @@ from typing import Any, Iterator, Sequence
 from augment.errors import ConfigError, ContextLengthError, InvalidMessagesError, ScoringUnavailableError
 from augment.llm.base import LLM, GenerateOptions, normalize_messages
 from augment.llm.defaults import DEFAULT_ADAPTER_NAME
-from augment.rag_checks import CITATION, SentenceCheck, SupportChecker, check_answer, content_words
+from augment.rag_checks import CITATION, SentenceCheck, SupportChecker, check_answer, content_words, expected_answer_type
 from augment.types import Completion, Message, ScoredDocument
 
 __all__ = ["RAG", "RAGAnswer", "SentenceCheck", "SYSTEM_PROMPT", "QUESTION_TEMPLATE", "REWRITE_TEMPLATE",
-           "NO_ANSWER", "EMPTY_ANSWER", "UNSUPPORTED_ANSWER", "UNSURE_ANSWER", "IDK_REPLY", "clean_answer"]
+           "NO_ANSWER", "EMPTY_ANSWER", "UNSUPPORTED_ANSWER", "UNSURE_ANSWER", "UNTYPED_ANSWER", "IDK_REPLY", "clean_answer"]
 
 # Short on purpose: the default model's adapter was trained on this exact prompt (tools/make_rag_data.py),
 # and every token of it is re-read for each answer.
@@ -71,6 +75,8 @@ NO_ANSWER = "I don't know: no document in the collection matches this question."
 EMPTY_ANSWER = "I don't know: the model's reply said nothing (see raw_answer)."
 UNSUPPORTED_ANSWER = "I don't know: no source supports the answer the model wrote (see raw_answer)."
 UNSURE_ANSWER = "I don't know: the sources do not clearly answer this (see raw_answer)."
+#: filled with the kind of fact asked for ("a price"), see :func:`augment.rag_checks.expected_answer_type`
+UNTYPED_ANSWER = "I don't know: the question asks for {kind} and the answer the model wrote gives none (see raw_answer)."
 #: the reply the grounded-answer adapter was trained to give when no source holds the answer
 IDK_REPLY = "I don't know."
 
@@ -186,6 +192,9 @@ class RAG:
     ``RAGAnswer.idk_probability``); None (the default) does not score. Off by default because on the
     development set (``tests/data/rag_dev``) no threshold bought abstentions without losing about as
     many correct answers with the default model;
+    ``check_answer_type``: answer "I don't know" when the question asks for a kind of fact (a price,
+    a weight, a number...) and the supported part of the reply gives none (the reply stays in
+    ``raw_answer``);
     ``checker``: the support rule (:class:`~augment.rag_checks.SupportChecker`).
 
     >>> from augment import load_llm, ChromaStore   # doctest: +SKIP
@@ -198,7 +207,8 @@ class RAG:
                  prompt: str | None = None, history_rewrite: bool = True, system: str | None = None,
                  no_answer: str = NO_ANSWER, infer_citations: bool = True, checker: SupportChecker | None = None,
                  max_tokens: int = 200, max_source_chars: int = 1500, max_history: int = 6,
-                 abstain_unsupported: bool = True, abstain_threshold: float | None = None, **options: Any):
+                 abstain_unsupported: bool = True, abstain_threshold: float | None = None,
+                 check_answer_type: bool = True, **options: Any):
         if not isinstance(llm, LLM):
             raise ConfigError(f"RAG needs an augment LLM (e.g. augment.load_llm()), got {type(llm).__name__}")
         if not callable(getattr(retriever, "retrieve", None)):
@@ -223,7 +233,7 @@ class RAG:
                                               not 0.0 < abstain_threshold <= 1.0):
             raise ConfigError(f"abstain_threshold must be a probability in (0, 1], e.g. 0.3, or None (off); "
                               f"got {abstain_threshold!r}")
-        self.abstain_threshold = abstain_threshold
+        self.abstain_threshold, self.check_answer_type = abstain_threshold, check_answer_type
 
     # ---- building blocks ------------------------------------------------
     def retrieve(self, query: str) -> list[ScoredDocument]:
@@ -300,6 +310,10 @@ class RAG:
                 not any(s.supported for s in checked.sentences):  # every claim it made is unsupported
             checked.text = UNSUPPORTED_ANSWER
         idk = checked.text.strip().lower().startswith(("i don't know", "i do not know"))
+        kind = expected_answer_type(question) if self.check_answer_type and not idk else None
+        said = [s.text for s in checked.sentences if not (s.flagged and self.abstain_unsupported)]
+        if kind is not None and not kind.matches(" ".join(said)):
+            checked.text, idk = UNTYPED_ANSWER.format(kind=kind.name), True  # e.g. asked a price, got a weight
         p_idk = None if idk else self.idk_probability(messages)
         if p_idk is not None and p_idk >= self.abstain_threshold:
             checked.text, idk = UNSURE_ANSWER, True

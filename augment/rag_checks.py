@@ -34,7 +34,8 @@ from typing import Any, Sequence
 import numpy as np
 
 __all__ = [
-    "CITATION", "SupportChecker", "SentenceCheck", "CheckedAnswer", "check_answer", "content_words", "split_sentences", "figures"]
+    "CITATION", "SupportChecker", "SentenceCheck", "CheckedAnswer", "check_answer", "content_words", "split_sentences", "figures",
+    "AnswerType", "ANSWER_TYPES", "expected_answer_type"]
 
 _STOP = frozenset("""a about above after again against all also am an and any are as at be because been before being
 below between both but by can could did do does doing down during each few for from further had has have having he her
@@ -253,3 +254,77 @@ def check_answer(answer: str, sources: Sequence[str], checker: SupportChecker | 
     text = re.sub(r"[ \t]{2,}", " ", text)
     cited_all = sorted({n for c in checks for n in c.citations})
     return CheckedAnswer(text, checks, cited_all, removed)
+
+
+# ---- expected answer type ------------------------------------------------
+_NUMBER = (r"(?:\d|\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+           r"forty|fifty|sixty|hundred|thousand|million|dozen|half|once|twice|single|double)\b)")
+
+
+@dataclass(frozen=True)
+class AnswerType:
+    """What an answer to a question must contain: ``name`` ("a price"), ``cue`` (a regex that finds the
+    question's ask) and ``pattern`` (a regex the answer must match)."""
+
+    name: str
+    cue: re.Pattern
+    pattern: re.Pattern
+
+    def matches(self, answer: str) -> bool:
+        return bool(self.pattern.search(_CITE.sub(" ", answer)))
+
+
+def _t(name: str, cue: str, pattern: str) -> AnswerType:
+    return AnswerType(name, re.compile(cue, re.I), re.compile(pattern, re.I))
+
+
+#: checked in order; the first whose cue is found in the question decides. Each names the kind of fact
+#: a question asks for in plain English, so it holds for any document set (no word of one manual).
+ANSWER_TYPES: tuple[AnswerType, ...] = (
+    _t("a price", r"\b(?:cost|costs|price|prices|priced|how much (?:do|does|did|will|would) (?:i|we|you|it|they) pay)\b",
+       r"[$€£¥₹]|\b(?:usd|eur|gbp|chf|jpy|dollars?|euros?|cents?|pence|pounds sterling|free of charge|free|"
+       r"no charge|no cost)\b"),
+    _t("a weight", r"\b(?:weigh|weighs|weight|how heavy|heaviest|lightest)\b",
+       r"\d\s*(?:kg|g|mg|lbs?|oz|t)\b|\b(?:kilo(?:gram)?s?|grams?|pounds?|ounces?|tonnes?|tons?)\b"),
+    # "how many extra temperature probes": a count, whatever noun follows (time units are durations, below)
+    _t("a number", r"^\s*how many (?!(?:seconds|minutes|hours|days|weeks|months|years)\b)", _NUMBER),
+    _t("a year", r"\b(?:what|which) year\b|\bwhat is the year\b",
+       r"\b(?:1[5-9]\d\d|2[01]\d\d)\b"),
+    _t("a phone number", r"\b(?:phone|telephone|hotline|fax) number\b|\bnumber (?:to|should i) call\b",
+       r"\+?\d[\d\s().-]{5,}\d"),
+    _t("a percentage", r"\bpercent\b|\bpercentage\b|%",
+       r"%|\bper ?cent\b"),
+    _t("a sound level", r"\bdecibels?\b|\bdb\b|\bhow loud\b",
+       r"\bdb\b|\bdba\b|decibels?"),
+    _t("a resolution", r"\bresolution\b|\bpixels?\b",
+       r"\d\s*[x×]\s*\d|\bpixels?\b|\d\s*px\b|\b\d{3,4}p\b|\b[248]k\b|\b(?:hd|full hd|uhd|vga|qvga|svga|xga)\b"),
+    _t("a brightness", r"\blux\b|\blumens?\b|\bhow bright\b",
+       r"\blux\b|\blx\b|\blumens?\b|\blm\b|\bcandela\b|\bcd\b|\bnits?\b"),
+    _t("a temperature", r"\btemperature\b|\bhow (?:hot|cold|warm)\b|\bdegrees\b",
+       r"°|\bdegrees?\b|\b\d+\s*[cfk]\b|\bcelsius\b|\bfahrenheit\b|\bkelvin\b"),
+    _t("a duration", r"\bhow long (?:does|do|did|will|would|can|should|must)\b.*\b(?:last|take|takes|run|runs|keep|"
+       r"keeps|stay|stays|wait)\b|\bhow many (?:seconds|minutes|hours|days|weeks|months|years)\b|"
+       r"\b(?:battery life|lifetime|life span|lifespan|duration)\b",
+       r"\d\s*(?:s|h|ms|min)\b|\b(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?|"
+       r"milliseconds?|overnight|instantly|immediately)\b"),
+    _t("a number", r"^\s*(?:how (?:many|much|long|far|tall|high|wide|deep|big|fast|old|large|small|heavy)|"
+       r"(?:what|which) (?:is the )?(?:number|amount|quantity|count|size|length|width|height|depth|distance|"
+       r"speed|capacity|range|voltage|power|torque|frequency|maximum|minimum|max|min)\b)",
+       _NUMBER),
+)
+
+
+def expected_answer_type(question: str) -> AnswerType | None:
+    """The kind of fact ``question`` asks for, or None when it asks for none in particular.
+
+    >>> expected_answer_type("How much does the console weigh?").name
+    'a weight'
+    >>> expected_answer_type("How many screws are in the box?").name
+    'a number'
+    >>> expected_answer_type("Who designed the frame?") is None
+    True
+    """
+    for kind in ANSWER_TYPES:
+        if kind.cue.search(question):
+            return kind
+    return None

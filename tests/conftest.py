@@ -8,6 +8,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# greedy text differs between bfloat16 and float32: dtype="auto" would pick bf16 on CPUs with AMX and
+# float32 elsewhere, so the suite pins float32 to expect the same words on every machine
+os.environ.setdefault("AUGMENT_CPU_DTYPE", "float32")
 
 import pytest
 

@@ -310,6 +310,55 @@ def test_an_i_dont_know_answer_cites_nothing():
     assert a.abstained and a.citations == {} and "[1]" not in a.answer
 
 
+SHOP = [Document("Replacement brake pads cost EUR 14 per wheel.", {"source": "parts.md"}),
+        Document("The bike weighs 17.8 kg with the battery fitted.", {"source": "specs.md"})]
+
+
+def test_an_answer_without_the_kind_of_fact_asked_for_abstains():
+    from augment.rag import UNTYPED_ANSWER
+
+    wrong_kind = "The bike weighs 17.8 kg [2]."  # true and cited, but the question asks for a price
+    a = RAG(FakeLLM([wrong_kind]), ListRetriever(SHOP)).ask("What do replacement brake pads cost?")
+    assert a.answer == UNTYPED_ANSWER.format(kind="a price") and a.abstained and a.citations == {}
+    assert a.raw_answer == wrong_kind  # nothing the model wrote is lost
+    right = RAG(FakeLLM(["Brake pads cost EUR 14 per wheel [1]."]), ListRetriever(SHOP)).ask("What do brake pads cost?")
+    assert not right.abstained and list(right.citations) == [1]
+    # a question that asks for no particular kind of fact is never judged by it
+    named = RAG(FakeLLM([wrong_kind]), ListRetriever(SHOP)).ask("Tell me about the bike.")
+    assert not named.abstained and named.answer == wrong_kind
+    off = RAG(FakeLLM([wrong_kind]), ListRetriever(SHOP), check_answer_type=False).ask("What do brake pads cost?")
+    assert not off.abstained and off.answer == wrong_kind
+
+
+@pytest.mark.parametrize("question,kind", [
+    ("What do replacement brake pads cost?", "a price"),
+    ("How heavy is the whole bike?", "a weight"),
+    ("In which year was the company founded?", "a year"),
+    ("What year was the company founded?", "a year"),
+    ("What is the phone number of the service desk?", "a phone number"),
+    ("How many charge cycles does the battery last?", "a number"),
+    ("How many extra temperature probes can be added?", "a number"),  # a count, not a temperature
+    ("How many hours does the battery last?", "a duration"),
+    ("How long does a full charge take?", "a duration"),
+    ("What is the maximum torque of the motor?", "a number"),
+    ("Who makes the motor?", None),
+    ("What colour is the charger light?", None),
+])
+def test_expected_answer_type(question, kind):
+    from augment.rag_checks import expected_answer_type
+
+    found = expected_answer_type(question)
+    assert (found.name if found else None) == kind
+
+
+def test_answer_types_ignore_the_citation_markers():
+    from augment.rag_checks import expected_answer_type
+
+    number = expected_answer_type("How many records does the console hold?")
+    assert number.matches("It holds one hundred thousand records.") and number.matches("It holds 100,000 records [1].")
+    assert not number.matches("It holds many records [1].")  # the [1] is a citation, not a figure
+
+
 @pytest.mark.parametrize("bad", [0, 0.0, 1.5, -0.2, True, "high", "auto"])
 def test_a_bad_abstain_threshold_is_refused(bad):
     with pytest.raises(ConfigError, match="abstain_threshold"):

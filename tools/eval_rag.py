@@ -38,6 +38,8 @@ DATA = ROOT / "tests" / "data" / "rag_eval"
 
 def run_row(llm: Any, label: str, args: Any, store: str, embedder: Any) -> dict[str, Any]:
     options: dict[str, Any] = {"max_tokens": args.max_tokens} if args.max_tokens else {}
+    if args.no_answer_type:
+        options["check_answer_type"] = False
     if args.abstain_threshold is not None:
         options["abstain_threshold"] = None if args.abstain_threshold == "off" else float(args.abstain_threshold)
     rep = evaluate_rag(args.docs, args.qa, llm, k=args.k, store_dir=store, embedder=embedder, limit=args.limit,
@@ -66,6 +68,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--max-minutes", type=float, default=None, help="per row: start no new item after this long")
     p.add_argument("--abstain-threshold", default=None,
                    help="RAG's abstain_threshold: a probability, or 'off' (the default)")
+    p.add_argument("--no-answer-type", action="store_true",
+                   help="RAG(check_answer_type=False): keep answers that lack the kind of fact the question asks for")
     p.add_argument("--dtype", default=None, help="model dtype for load_llm (default: its choice)")
     p.add_argument("--out", default=None, help="folder for the JSON reports (one per row, one line per question)")
     args = p.parse_args(argv)

@@ -187,16 +187,18 @@ def _load_trainable(model: Any, state: dict[str, Any]) -> None:
 
 
 def resolve_precision(mixed_precision: str) -> str:
-    """``"auto"`` -> ``"bf16"`` where bfloat16 is native (CUDA with bf16, AMX / AVX512-BF16 CPUs), else ``"no"``."""
+    """``"auto"`` -> ``"bf16"`` where bfloat16 is native (CUDA with bf16, AMX / AVX512-BF16 CPUs), else ``"no"``.
+
+    On CPU ``$AUGMENT_CPU_DTYPE`` overrides the choice (see :mod:`augment._cpu`)."""
     if mixed_precision != "auto":
         return mixed_precision
     import torch
 
-    from augment._cpu import cpu_has_fast_bf16
+    from augment._cpu import fast_cpu_dtype
 
     if torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "no"
-    return "bf16" if cpu_has_fast_bf16() else "no"
+    return "bf16" if fast_cpu_dtype() == "bfloat16" else "no"  # by the CPU, or $AUGMENT_CPU_DTYPE
 
 
 def train(

@@ -150,7 +150,7 @@ async def test_async_twins_on_real_model(default_llm):
     assert [c.text for c in await default_llm.abatch([Q], max_tokens=4)] == [expected]
 
 
-def test_dtype_and_device_choice():
+def test_dtype_and_device_choice(monkeypatch):
     import torch
 
     from augment.llm._hf import cpu_has_fast_bf16, resolve_device, resolve_dtype
@@ -158,7 +158,16 @@ def test_dtype_and_device_choice():
     assert resolve_dtype("fp32", "cpu") is torch.float32
     assert resolve_dtype(torch.float16, "cpu") is torch.float16
     assert resolve_dtype("bfloat16", "cpu") is torch.bfloat16
+    monkeypatch.delenv("AUGMENT_CPU_DTYPE", raising=False)  # the suite pins float32; here: the CPU's own choice
     assert resolve_dtype(None, "cpu") is (torch.bfloat16 if cpu_has_fast_bf16() else torch.float32)
+    monkeypatch.setenv("AUGMENT_CPU_DTYPE", "bf16")
+    assert resolve_dtype("auto", "cpu") is torch.bfloat16
+    assert resolve_dtype("float32", "cpu") is torch.float32  # an explicit dtype wins over the variable
+    monkeypatch.setenv("AUGMENT_CPU_DTYPE", "float32")
+    assert resolve_dtype(None, "cpu") is torch.float32
+    monkeypatch.setenv("AUGMENT_CPU_DTYPE", "half")
+    with pytest.raises(ValueError, match="AUGMENT_CPU_DTYPE='half'.*'float32' or 'bfloat16'"):
+        resolve_dtype(None, "cpu")
     with pytest.raises(ConfigError, match="dtype"):
         resolve_dtype("int8", "cpu")
     assert resolve_device("cpu") == "cpu"

@@ -52,8 +52,11 @@ def test_bfloat16_matches_float32(default_embedder, tmp_path):
 def test_default_dtype_follows_the_cpu(default_embedder, monkeypatch):
     from augment import _cpu
 
-    # this machine's own choice: bf16 only where the CPU computes it natively (float32 on the AMD EPYC here)
-    assert default_embedder.dtype == ("bfloat16" if _cpu.cpu_has_fast_bf16() else "float32")
+    # the suite pins float32 through $AUGMENT_CPU_DTYPE (conftest), so the same vectors on every machine
+    assert default_embedder.dtype == "float32"
+    monkeypatch.delenv("AUGMENT_CPU_DTYPE", raising=False)
+    # unpinned, the machine's own choice: bf16 only where the CPU computes it natively (float32 on an AMD EPYC)
+    assert Embedder(cache=False).dtype == ("bfloat16" if _cpu.cpu_has_fast_bf16() else "float32")
     assert default_embedder.cache_key.endswith(f"|{default_embedder.dtype}|n")  # vectors of each dtype cached apart
     monkeypatch.setattr(_cpu, "cpu_has_fast_bf16", lambda: True)
     assert Embedder(cache=False).dtype == "bfloat16"
