@@ -26,7 +26,13 @@ Methods (same items, same model, greedy unless said):
   arithmetic only (ProgramOfThought: the model writes an expression under a JSON-schema constraint,
   the calculator tool computes it; the 4 random pool examples show expressions):
   program           one greedy program per item, all items in batches of --batch
+  program_numbers   as program, the expression limited to the numbers written in the question
+                    (ProgramOfThought(numbers_from_inputs=True): one grammar per item)
   program_sc5       5 sampled programs per item in one batched call, majority over executed results
+
+--arith-dev scores arithmetic on tests/data/prompting/arithmetic_dev.jsonl (40 problems from the same
+generator under another seed, none shared with the pool or the test split) instead of the test split:
+tune there, report the test split.
 
 CoT and SC run one item at a time, and sc5_time_ratio = (total SC n=5 time) / (total CoT time).
 
@@ -71,7 +77,7 @@ from augment.prompts import (  # noqa: E402
 DATA = ROOT / "tests" / "data" / "prompting"
 METHODS = ["zero_shot", "one_shot", "fewshot_random", "fewshot_semantic", "cot", "sc5"]
 LIKELIHOOD = ["likelihood", "likelihood_uncal", "likelihood_chat", "fewshot_balanced", "fewshot_calibrated"]
-PROGRAM = ["program", "program_sc5"]
+PROGRAM = ["program", "program_numbers", "program_sc5"]
 SENTIMENT_TEMPLATE = PromptTemplate([
     ("system", "You classify the sentiment of reviews. Answer with one word: positive or negative."),
     ("user", "Review: {text}\nSentiment:"),
@@ -102,6 +108,7 @@ TASKS = {
     },
     "arithmetic": {
         "file": "arithmetic.jsonl",
+        "dev_file": "arithmetic_dev.jsonl",
         "template": PromptTemplate([
             ("system", "You solve short math word problems. Give the final number."),
             ("user", "Question: {question}\nAnswer:"),
@@ -116,10 +123,14 @@ TASKS = {
 }
 
 
-def load(task: dict, limit: int | None) -> tuple[list[dict], list[dict]]:
-    rows = [json.loads(line) for line in (DATA / task["file"]).read_text(encoding="utf-8").splitlines() if line.strip()]
+def read_rows(file: str) -> list[dict]:
+    return [json.loads(line) for line in (DATA / file).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def load(task: dict, limit: int | None, dev: bool = False) -> tuple[list[dict], list[dict]]:
+    rows = read_rows(task["file"])
     pool = [r for r in rows if r["split"] == "pool"]
-    test = [r for r in rows if r["split"] == "test"]
+    test = read_rows(task["dev_file"]) if dev and "dev_file" in task else [r for r in rows if r["split"] == "test"]
     return pool, test[:limit] if limit else test
 
 
@@ -173,13 +184,14 @@ def run_likelihood(llm, prompt, task, test, options: dict, capitalize: bool = Fa
     return hits / len(test), time.perf_counter() - t0
 
 
-def make_program(llm, pool) -> ProgramOfThought:
+def make_program(llm, pool, numbers_from_inputs: bool = False) -> ProgramOfThought:
     from augment.tools.calculator import Calculator
 
     shots = [{**ex, "expression": expression_of(ex["rationale"])} for ex in pool]
     prompt = FewShot(TASKS["arithmetic"]["template"], shots, k=4, selector="random", seed=0,
                      output='{{"expression": "{expression}"}}')
-    return ProgramOfThought(prompt, llm, Calculator(), instruction="", max_tokens=32)
+    return ProgramOfThought(prompt, llm, Calculator(), instruction="", max_tokens=32,
+                            numbers_from_inputs=numbers_from_inputs)
 
 
 def run_program(pot, test, batch: int, n: int) -> tuple[float, float, int]:
@@ -212,6 +224,8 @@ def main() -> None:
                     help="methods to run (default: all); a method that does not apply to a task is skipped")
     ap.add_argument("--batch", type=int, default=8, help="batch size of the direct methods")
     ap.add_argument("--k", type=int, default=4, help="examples of the few-shot methods")
+    ap.add_argument("--arith-dev", action="store_true",
+                    help="score arithmetic on its development file (for tuning) instead of the test split")
     ap.add_argument("--capitalize-labels", action="store_true",
                     help="likelihood methods score 'Positive'/'Negative' (the way the model starts a reply) for the labels")
     args = ap.parse_args()
@@ -241,7 +255,7 @@ def main() -> None:
     names = args.tasks.split(",")
     for name in names:
         task = TASKS[name]
-        pool, test = load(task, args.limit)
+        pool, test = load(task, args.limit, dev=args.arith_dev)
         counts[name] = len(test)
         print(f"\n== {name}: {len(test)} test items, pool of {len(pool)} ==", flush=True)
         prompts = {
@@ -272,11 +286,12 @@ def main() -> None:
                 print(f"  {method:<19} accuracy {acc:.3f}   ({secs:.1f}s, {secs / len(test):.2f}s/item)", flush=True)
         cot_items = test[: args.cot_limit] if args.cot_limit else test
         if name == "arithmetic":
-            pot = make_program(llm, pool)
-            for method, items, n in (("program", test, 1), ("program_sc5", cot_items, 5)):
+            pots = {"program": make_program(llm, pool), "program_numbers": make_program(llm, pool, True)}
+            pots["program_sc5"] = pots["program"]
+            for method, items, n in (("program", test, 1), ("program_numbers", test, 1), ("program_sc5", cot_items, 5)):
                 if method not in methods:
                     continue
-                acc, secs, failed = run_program(pot, items, args.batch, n)
+                acc, secs, failed = run_program(pots[method], items, args.batch, n)
                 results[f"{name}_{method}"] = acc
                 print(f"  {method:<19} accuracy {acc:.3f}   ({secs:.1f}s, {secs / len(items):.2f}s/item, {len(items)} items, "
                       f"{failed} programs failed to run)", flush=True)
@@ -335,7 +350,7 @@ def main() -> None:
         cot_acc = results["arithmetic_cot"]
         out["math_program_over_cot"] = round(results["arithmetic_program"] / cot_acc, 3) if cot_acc else None
     out.update(sc5_time_ratio=round(ratio, 3) if ratio is not None else None, items_per_task=counts,
-               cot_items_per_task=args.cot_limit, capitalized_labels=args.capitalize_labels, model=llm.model_name, adapter=adapter, dtype=dtype, cpu=cpu_model(),
+               cot_items_per_task=args.cot_limit, arithmetic_items="dev" if args.arith_dev else "test", capitalized_labels=args.capitalize_labels, model=llm.model_name, adapter=adapter, dtype=dtype, cpu=cpu_model(),
                threads=int(os.environ.get("OMP_NUM_THREADS", "0") or 0))
     print(json.dumps(out))
 

@@ -19,6 +19,7 @@ programs are sampled in one batched call and the executed results vote.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -28,7 +29,8 @@ from augment.prompts.reasoning import CoTResult, vote
 from augment.prompts.template import Prompt, PromptTemplate, format_messages
 from augment.types import Completion, Message
 
-__all__ = ["ProgramOfThought", "ProgramResult", "EXPRESSION_INSTRUCTION", "CODE_INSTRUCTION", "EXPRESSION_PATTERN"]
+__all__ = ["ProgramOfThought", "ProgramResult", "EXPRESSION_INSTRUCTION", "CODE_INSTRUCTION", "EXPRESSION_PATTERN",
+           "input_numbers", "numbers_pattern"]
 
 #: added to the last user message when the tool takes an expression
 EXPRESSION_INSTRUCTION = "Write one arithmetic expression that computes the answer, using only numbers from the question."
@@ -36,6 +38,35 @@ EXPRESSION_INSTRUCTION = "Write one arithmetic expression that computes the answ
 CODE_INSTRUCTION = "Write a short Python program that computes the answer and prints it."
 #: the characters an arithmetic expression may use (the constraint for calculator-style tools)
 EXPRESSION_PATTERN = r"^[(0-9][0-9+\-*/(). ]*$"
+_NUMBER = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\d.])\d+(?:\.\d+)?")
+
+
+def input_numbers(variables: Mapping[str, Any]) -> list[str]:
+    """The numbers written in the input values, in order of first appearance ("1,250" -> "1250").
+
+    >>> input_numbers({"question": "Tom has 1,250 coins, 3.5 kg of them, and 12 more; 12 in all?"})
+    ['1250', '3.5', '12']
+    """
+    found: list[str] = []
+    for value in variables.values():
+        for m in _NUMBER.findall(str(value)):
+            n = m.replace(",", "")
+            if n not in found:
+                found.append(n)
+    return found
+
+
+def numbers_pattern(numbers: Sequence[str]) -> str:
+    """A regex for arithmetic expressions over exactly these numbers (operators, parentheses, single spaces).
+
+    >>> import re
+    >>> p = re.compile(numbers_pattern(["12", "3"]))
+    >>> bool(p.match("(12 + 3) * 3")), bool(p.match("12 * 4")), bool(p.match("123"))
+    (True, False, False)
+    """
+    alts = "|".join(re.escape(n) for n in sorted(set(numbers), key=lambda n: (-len(n), n)))
+    term = rf"\(*({alts})\)*"  # plain groups: the grammar compiler's regex subset
+    return rf"^{term}( ?[-+*/] ?{term})*$"
 
 
 @dataclass
@@ -75,7 +106,11 @@ class ProgramOfThought:
     removed). ``instruction`` is appended to the last user message (default:
     :data:`EXPRESSION_INSTRUCTION` or :data:`CODE_INSTRUCTION`; ``""`` for none, e.g. with a
     ``FewShot`` whose examples show the programs). ``parser`` reads the tool's output
-    (default :class:`NumberParser`).
+    (default :class:`NumberParser`). ``numbers_from_inputs=True`` (expressions under the
+    constraint only) narrows the pattern further: the expression may use only the numbers
+    written in the input values (:func:`input_numbers`) plus ``constants`` (e.g. ``(2, 7, 12)``
+    for "twice", "a week", "a dozen"), so the model picks numbers and operators but cannot
+    invent a figure; each input then gets its own grammar.
 
     Example::
 
@@ -97,6 +132,8 @@ class ProgramOfThought:
         constrained: bool = True,
         instruction: str | None = None,
         max_tokens: int = 64,
+        numbers_from_inputs: bool = False,
+        constants: Sequence[int | float | str] = (),
         **options: Any,
     ):
         self.prompt = prompt if isinstance(prompt, Prompt) else PromptTemplate(prompt)
@@ -114,6 +151,13 @@ class ProgramOfThought:
         is_code = self.argument == "code"
         self.instruction = instruction if instruction is not None else (CODE_INSTRUCTION if is_code else EXPRESSION_INSTRUCTION)
         self.max_tokens = max_tokens
+        if numbers_from_inputs and not (constrained and self.argument == "expression"):
+            raise ConfigError("numbers_from_inputs=True narrows the expression grammar: it needs constrained=True "
+                              f"and a calculator-style tool (argument 'expression', got {self.argument!r})")
+        self.numbers_from_inputs = numbers_from_inputs
+        self.constants = [str(c) for c in constants]
+        if any(not re.fullmatch(r"\d+(?:\.\d+)?", c) for c in self.constants):
+            raise ConfigError(f"constants must be non-negative numbers such as 2, 7 or 0.5, got {list(constants)!r}")
         self.options = options
 
     @property
@@ -122,12 +166,17 @@ class ProgramOfThought:
 
     @property
     def response_format(self) -> dict[str, Any] | None:
-        """The JSON schema of the reply when ``constrained`` (None otherwise)."""
+        """The JSON schema of the reply when ``constrained`` (None otherwise); see :meth:`format_for`."""
+        return self.format_for({})
+
+    def format_for(self, variables: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The JSON schema of the reply for these inputs (with ``numbers_from_inputs``, its numbers only)."""
         if not self.constrained:
             return None
         text: dict[str, Any] = {"type": "string", "minLength": 1}
         if self.argument == "expression":
-            text["pattern"] = EXPRESSION_PATTERN
+            numbers = input_numbers(variables) + self.constants if self.numbers_from_inputs else []
+            text["pattern"] = numbers_pattern(numbers) if numbers else EXPRESSION_PATTERN
         return {"type": "object", "properties": {self.argument: text}, "required": [self.argument],
                 "additionalProperties": False}
 
@@ -167,11 +216,20 @@ class ProgramOfThought:
         res = self.parser.parse(output)
         return ProgramResult(program, res.value, res, [], program, output, None)
 
-    def _run(self, conversations: list[list[Message]], **sampling: Any) -> list[ProgramResult]:
+    def _run(self, conversations: list[list[Message]], inputs: list[Mapping[str, Any]], **sampling: Any) -> list[ProgramResult]:
+        """Generate and execute; rows that share a reply format go in one batched call."""
         opts = {**self.options, "max_tokens": self.max_tokens, **sampling}
-        if self.response_format is not None:
-            opts["response_format"] = self.response_format
-        outs = [self.llm.complete(conversations[0], **opts)] if len(conversations) == 1 else self.llm.batch(conversations, **opts)
+        formats = [self.format_for(v) for v in inputs]
+        groups: dict[str, list[int]] = {}
+        for i, f in enumerate(formats):
+            groups.setdefault(repr(f), []).append(i)
+        outs: list[Any] = [None] * len(conversations)
+        for rows in groups.values():
+            o = dict(opts) if formats[rows[0]] is None else {**opts, "response_format": formats[rows[0]]}
+            convs = [conversations[i] for i in rows]
+            got = [self.llm.complete(convs[0], **o)] if len(convs) == 1 else self.llm.batch(convs, **o)
+            for i, c in zip(rows, got):
+                outs[i] = c
         results = []
         for c in outs:
             r = self.execute(self._program(c))
@@ -183,7 +241,7 @@ class ProgramOfThought:
         """``n`` programs for one input, sampled in ONE batched call, each executed (what SelfConsistency calls)."""
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ConfigError(f"n={n!r}: ask for at least one program")
-        return self._run([self.messages(**variables)] * n, **sampling)
+        return self._run([self.messages(**variables)] * n, [variables] * n, **sampling)
 
     def run(self, **variables: Any) -> ProgramResult:
         """One program (greedy unless the options say otherwise)."""
@@ -195,7 +253,7 @@ class ProgramOfThought:
         """One program per input, all generated in ONE batched call."""
         if not items:
             return []
-        return self._run([self.messages(**dict(v)) for v in items], **sampling)
+        return self._run([self.messages(**dict(v)) for v in items], [dict(v) for v in items], **sampling)
 
     def vote(self, n: int = 5, *, temperature: float = 0.7, seed: int | None = 0, **variables: Any) -> Any:
         """Self-consistency over programs: ``n`` sampled programs, majority over their executed results

@@ -160,3 +160,19 @@ def test_constrained_tool_calls_with_the_cache_on_the_default_model(default_llm)
     assert calls[0] == calls[1] == calls[2] and calls[0][0][0] == "add"
     assert first.text == again.text == want.text and first.usage == again.usage == want.usage
     assert cache.stats()["hits"] >= 1
+
+
+def test_cache_reuse_is_bit_identical_in_bfloat16(tiny_llama_dir):
+    """Prefill runs in fixed blocks whether or not the cache is used, so reuse is exact even in bf16
+    (where prefix + rest is not the same arithmetic as one pass). The suite pins float32 (conftest),
+    so this runs bf16 on purpose, on every machine."""
+    llm = load_llm(str(tiny_llama_dir), dtype="bfloat16")
+    cache = llm.prefix_cache
+    llm.prefix_cache = None
+    expected = [run(llm, p) for p in (TURN1, TURN2, TURN2)]
+    llm.prefix_cache = cache
+    cache.clear()
+    got = [run(llm, p) for p in (TURN1, TURN2, TURN2)]
+    assert cache.stats()["hits"] == 2
+    for (ids_e, logits_e), (ids_g, logits_g) in zip(expected, got):
+        assert ids_g == ids_e and torch.equal(logits_g, logits_e)

@@ -85,3 +85,23 @@ def test_active_adapter_is_folded_in_and_unfolded_for_other_requests(tiny_llama_
     assert ids(llm, adapter="a") == folded and llm._fused == "a"  # per request, folded in again
     llm.set_adapter("a")
     assert llm._fused == "a" and ids(llm) == folded and folded != base
+
+
+def test_unfolding_in_bfloat16_restores_the_base_weights_exactly(tiny_llama_dir, adapters):
+    """bf16 rounds W + BA - BA, so unfolding restores a saved copy: the base model is bit-identical after
+    switches. The suite pins float32 (conftest), so this runs bf16 on purpose, on every machine."""
+    import torch
+
+    fresh = load_llm(str(tiny_llama_dir), dtype="bfloat16")
+    llm = load_llm(str(tiny_llama_dir), dtype="bfloat16", adapter={"a": adapters["a"]})
+    llm.load_adapter(adapters["b"], "b", activate=False)
+    for name in ("a", "b", "a", None, "b", None):
+        llm.set_adapter(name)
+        ids(llm)
+    assert llm._fused is None
+    base_weights = {n: p for n, p in fresh.model.named_parameters()}
+    for n, p in llm.model.named_parameters():
+        key = n.replace("base_model.model.", "").replace(".base_layer", "")
+        if "lora_" not in n and key in base_weights:
+            assert torch.equal(p, base_weights[key]), n
+    assert ids(llm) == ids(fresh)

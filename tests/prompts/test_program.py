@@ -83,6 +83,36 @@ def test_bad_arguments_are_config_errors():
         ProgramOfThought(TEMPLATE, FakeLLM([]), Calculator()).vote(n=3, temperature=0, question=Q)
 
 
+def test_numbers_from_inputs_gives_each_question_its_own_grammar():
+    llm = FakeLLM([{"expression": "3 * 12 + 4"}, {"expression": "7 * 2"}])
+    pot = ProgramOfThought(TEMPLATE, llm, Calculator(), numbers_from_inputs=True, constants=[2])
+    rs = pot.run_many([{"question": Q}, {"question": "A week has 7 days. How many days in two weeks?"}])
+    assert [r.answer for r in rs] == [40, 14]
+    patterns = [c.options.response_format["properties"]["expression"]["pattern"] for c in llm.calls]
+    assert len(patterns) == 2  # different numbers: one call each, not one batch
+    first = re.compile(patterns[0])
+    assert first.match("3 * 12 + 4") and first.match("(3 + 4) * 12") and first.match("12 * 2")  # 2: a constant
+    assert not first.match("3 * 13") and not first.match("37 * 12") and not first.match("312")
+    # the same numbers (n sampled programs for one question) still go in one batched call
+    batched = []
+    llm2 = FakeLLM([{"expression": "3 * 12 + 4"}], cycle=True)
+    llm2.generate_batch = lambda convs, opts: batched.append(len(convs)) or [llm2.generate(c, opts) for c in convs]
+    ProgramOfThought(TEMPLATE, llm2, Calculator(), numbers_from_inputs=True).vote(n=3, question=Q)
+    assert batched == [3]
+    # a question without a number keeps the general expression pattern
+    assert ProgramOfThought(TEMPLATE, FakeLLM([]), Calculator(), numbers_from_inputs=True).format_for(
+        {"question": "no figures here"})["properties"]["expression"]["pattern"] == EXPRESSION_PATTERN
+
+
+def test_numbers_from_inputs_needs_a_constrained_expression():
+    with pytest.raises(ConfigError, match="numbers_from_inputs=True.*constrained=True"):
+        ProgramOfThought(TEMPLATE, FakeLLM([]), Calculator(), numbers_from_inputs=True, constrained=False)
+    with pytest.raises(ConfigError, match="argument 'expression', got 'code'"):
+        ProgramOfThought(TEMPLATE, FakeLLM([]), PythonTool(), numbers_from_inputs=True)
+    with pytest.raises(ConfigError, match="constants must be non-negative numbers"):
+        ProgramOfThought(TEMPLATE, FakeLLM([]), Calculator(), numbers_from_inputs=True, constants=["x"])
+
+
 @pytest.mark.real_model
 def test_default_model_writes_a_well_formed_expression(default_llm):
     pot = ProgramOfThought(TEMPLATE, default_llm, Calculator(), max_tokens=24)

@@ -2,6 +2,7 @@
 
 sentiment.jsonl: 60 test + 20 pool short movie/product reviews labelled positive/negative (hand-written).
 arithmetic.jsonl: 60 test + 20 pool one- or two-step word problems with a worked rationale (seeded generator).
+arithmetic_dev.jsonl: 40 more from the same generator under another seed, for tuning (not the benchmark).
 Pool items (split="pool") are the few-shot example pool; split="test" items are scored.
 """
 
@@ -93,7 +94,15 @@ def main() -> None:
     arith = [problem(rng) for _ in range(80)]
     for i, row in enumerate(arith):
         row["split"] = "pool" if i < 20 else "test"
-    for name, rows in (("sentiment", sent), ("arithmetic", arith)):
+    # a development set for tuning program-aided math (never scored as the benchmark): its own seed,
+    # no question shared with the pool or the test split
+    seen, dev, dev_rng = {r["question"] for r in arith}, [], random.Random(2026)
+    while len(dev) < 40:
+        row = problem(dev_rng)
+        if row["question"] not in seen:
+            seen.add(row["question"])
+            dev.append({**row, "split": "dev"})
+    for name, rows in (("sentiment", sent), ("arithmetic", arith), ("arithmetic_dev", dev)):
         (HERE / f"{name}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
