@@ -24,11 +24,15 @@ Methods (same items, same model, greedy unless said):
   fewshot_balanced      4 balanced examples (2 per label, seeded order), plain transcript, no calibration
   fewshot_calibrated    4 balanced examples, the Classifier's defaults (plain transcript, calibration)
   arithmetic only (ProgramOfThought: the model writes an expression under a JSON-schema constraint,
-  the calculator tool computes it; the 4 random pool examples show expressions):
-  program           one greedy program per item, all items in batches of --batch
+  with augment's adapter when load_llm() loaded it; the calculator tool computes it; 4 pool examples
+  show expressions):
+  program           the 4 pool examples most similar to the question (SemanticSelector), one greedy
+                    program per item, all items in batches of --batch
+  program_random    as program, 4 examples drawn with a seeded RandomSelector (the "program" row of
+                    earlier releases, which also ran on the base model: see --base-programs)
   program_numbers   as program, the expression limited to the numbers written in the question
                     (ProgramOfThought(numbers_from_inputs=True): one grammar per item)
-  program_sc5       5 sampled programs per item in one batched call, majority over executed results
+  program_sc5       as program, 5 sampled programs per item in one batched call, majority over executed results
 
 --arith-dev scores arithmetic on tests/data/prompting/arithmetic_dev.jsonl (40 problems from the same
 generator under another seed, none shared with the pool or the test split) instead of the test split:
@@ -77,7 +81,7 @@ from augment.prompts import (  # noqa: E402
 DATA = ROOT / "tests" / "data" / "prompting"
 METHODS = ["zero_shot", "one_shot", "fewshot_random", "fewshot_semantic", "cot", "sc5"]
 LIKELIHOOD = ["likelihood", "likelihood_uncal", "likelihood_chat", "fewshot_balanced", "fewshot_calibrated"]
-PROGRAM = ["program", "program_numbers", "program_sc5"]
+PROGRAM = ["program", "program_random", "program_numbers", "program_sc5"]
 SENTIMENT_TEMPLATE = PromptTemplate([
     ("system", "You classify the sentiment of reviews. Answer with one word: positive or negative."),
     ("user", "Review: {text}\nSentiment:"),
@@ -184,14 +188,15 @@ def run_likelihood(llm, prompt, task, test, options: dict, capitalize: bool = Fa
     return hits / len(test), time.perf_counter() - t0
 
 
-def make_program(llm, pool, numbers_from_inputs: bool = False) -> ProgramOfThought:
+def make_program(llm, pool, numbers_from_inputs: bool = False, embed=None, **options) -> ProgramOfThought:
+    """Four pool examples with their expressions: drawn at random (seeded), or the most similar (``embed``)."""
     from augment.tools.calculator import Calculator
 
     shots = [{**ex, "expression": expression_of(ex["rationale"])} for ex in pool]
-    prompt = FewShot(TASKS["arithmetic"]["template"], shots, k=4, selector="random", seed=0,
-                     output='{{"expression": "{expression}"}}')
+    how = {"selector": "semantic", "embed": embed} if embed is not None else {"selector": "random", "seed": 0}
+    prompt = FewShot(TASKS["arithmetic"]["template"], shots, k=4, output='{{"expression": "{expression}"}}', **how)
     return ProgramOfThought(prompt, llm, Calculator(), instruction="", max_tokens=32,
-                            numbers_from_inputs=numbers_from_inputs)
+                            numbers_from_inputs=numbers_from_inputs, **options)
 
 
 def run_program(pot, test, batch: int, n: int) -> tuple[float, float, int]:
@@ -226,6 +231,8 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=4, help="examples of the few-shot methods")
     ap.add_argument("--arith-dev", action="store_true",
                     help="score arithmetic on its development file (for tuning) instead of the test split")
+    ap.add_argument("--base-programs", action="store_true",
+                    help="program methods on the base model (adapter=None) instead of augment's adapter")
     ap.add_argument("--capitalize-labels", action="store_true",
                     help="likelihood methods score 'Positive'/'Negative' (the way the model starts a reply) for the labels")
     args = ap.parse_args()
@@ -244,7 +251,7 @@ def main() -> None:
           f"loaded in {time.perf_counter() - t0:.1f}s; dtype {dtype}; CPU {cpu_model()}; "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}", flush=True)
     embedder = None
-    if "fewshot_semantic" in methods:
+    if "fewshot_semantic" in methods or any(m.startswith("program") and m != "program_random" for m in methods):
         from augment.retrieval.embeddings import Embedder
 
         embedder = Embedder()
@@ -286,9 +293,13 @@ def main() -> None:
                 print(f"  {method:<19} accuracy {acc:.3f}   ({secs:.1f}s, {secs / len(test):.2f}s/item)", flush=True)
         cot_items = test[: args.cot_limit] if args.cot_limit else test
         if name == "arithmetic":
-            pots = {"program": make_program(llm, pool), "program_numbers": make_program(llm, pool, True)}
-            pots["program_sc5"] = pots["program"]
-            for method, items, n in (("program", test, 1), ("program_numbers", test, 1), ("program_sc5", cot_items, 5)):
+            base = {"adapter": None} if args.base_programs else {}
+            pots = {"program_random": make_program(llm, pool, **base)}
+            if embedder is not None:
+                pots["program"] = pots["program_sc5"] = make_program(llm, pool, embed=embedder, **base)
+                pots["program_numbers"] = make_program(llm, pool, True, embed=embedder, **base)
+            for method, items, n in (("program", test, 1), ("program_random", test, 1), ("program_numbers", test, 1),
+                                     ("program_sc5", cot_items, 5)):
                 if method not in methods:
                     continue
                 acc, secs, failed = run_program(pots[method], items, args.batch, n)
@@ -350,7 +361,8 @@ def main() -> None:
         cot_acc = results["arithmetic_cot"]
         out["math_program_over_cot"] = round(results["arithmetic_program"] / cot_acc, 3) if cot_acc else None
     out.update(sc5_time_ratio=round(ratio, 3) if ratio is not None else None, items_per_task=counts,
-               cot_items_per_task=args.cot_limit, arithmetic_items="dev" if args.arith_dev else "test", capitalized_labels=args.capitalize_labels, model=llm.model_name, adapter=adapter, dtype=dtype, cpu=cpu_model(),
+               cot_items_per_task=args.cot_limit, arithmetic_items="dev" if args.arith_dev else "test",
+               program_adapter=None if args.base_programs else getattr(llm, "adapters", [None])[0] if getattr(llm, "adapters", None) else None, capitalized_labels=args.capitalize_labels, model=llm.model_name, adapter=adapter, dtype=dtype, cpu=cpu_model(),
                threads=int(os.environ.get("OMP_NUM_THREADS", "0") or 0))
     print(json.dumps(out))
 

@@ -110,7 +110,9 @@ class ProgramOfThought:
     constraint only) narrows the pattern further: the expression may use only the numbers
     written in the input values (:func:`input_numbers`) plus ``constants`` (e.g. ``(2, 7, 12)``
     for "twice", "a week", "a dozen"), so the model picks numbers and operators but cannot
-    invent a figure; each input then gets its own grammar.
+    invent a figure; each input then gets its own grammar. When the model is ``load_llm()``'s
+    default with augment's adapter loaded, programs are written with that adapter (it was tuned to
+    turn word problems into calculator expressions); pass ``adapter=None`` for the base model.
 
     Example::
 
@@ -158,6 +160,10 @@ class ProgramOfThought:
         self.constants = [str(c) for c in constants]
         if any(not re.fullmatch(r"\d+(?:\.\d+)?", c) for c in self.constants):
             raise ConfigError(f"constants must be non-negative numbers such as 2, 7 or 0.5, got {list(constants)!r}")
+        from augment.llm.defaults import DEFAULT_ADAPTER_NAME
+
+        if "adapter" not in options and DEFAULT_ADAPTER_NAME in (getattr(llm, "adapters", None) or []):
+            options["adapter"] = DEFAULT_ADAPTER_NAME  # augment's tool-use adapter, as Agent and RAG use it
         self.options = options
 
     @property

@@ -119,3 +119,16 @@ def test_default_model_writes_a_well_formed_expression(default_llm):
     r = pot(question="Ana has 4 bags with 12 pencils in each bag. How many pencils is that in total?")
     assert re.match(EXPRESSION_PATTERN, r.program), r.program
     assert r.error is None and r.output is not None and isinstance(r.answer, (int, float))
+
+
+def test_programs_use_augments_adapter_when_it_is_loaded():
+    from augment.llm.defaults import DEFAULT_ADAPTER_NAME
+
+    tuned = FakeLLM([{"expression": "2 + 2"}], cycle=True)
+    tuned.adapters = [DEFAULT_ADAPTER_NAME]  # what load_llm() loads next to the default model
+    ProgramOfThought(TEMPLATE, tuned, Calculator())(question=Q)
+    ProgramOfThought(TEMPLATE, tuned, Calculator(), adapter=None)(question=Q)  # the base model, on request
+    assert [c.options.adapter for c in tuned.calls] == [DEFAULT_ADAPTER_NAME, None]
+    plain = FakeLLM([{"expression": "2 + 2"}])
+    ProgramOfThought(TEMPLATE, plain, Calculator())(question=Q)
+    assert plain.calls[0].options.adapter is None
