@@ -39,10 +39,12 @@ def adapter_of(llm: Any) -> str | None:
     return ", ".join(map(str, names)) if names else None
 
 
-def load_default(dtype: str | None = None) -> Any:
+def load_default(dtype: str | None = None, model: str | None = None) -> Any:
+    """``load_llm()`` (or ``load_llm(model)``, e.g. ``"llamacpp"`` for the default GGUF on llama.cpp)."""
     from augment.llm.loader import load_llm
 
-    return load_llm(dtype=dtype) if dtype else load_llm()
+    args = (model,) if model else ()
+    return load_llm(*args, dtype=dtype) if dtype else load_llm(*args)
 
 
 def load_without_adapter(default: Any, dtype: str | None = None) -> tuple[Any | None, str]:

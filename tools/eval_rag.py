@@ -71,12 +71,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--no-answer-type", action="store_true",
                    help="RAG(check_answer_type=False): keep answers that lack the kind of fact the question asks for")
     p.add_argument("--dtype", default=None, help="model dtype for load_llm (default: its choice)")
+    p.add_argument("--model", default=None,
+                   help="a load_llm spec instead of the default model (e.g. 'llamacpp': the same GGUF on llama.cpp)")
     p.add_argument("--out", default=None, help="folder for the JSON reports (one per row, one line per question)")
     args = p.parse_args(argv)
 
     from augment.retrieval.embeddings import Embedder
 
-    llm = load_default(args.dtype)
+    llm = load_default(args.dtype, args.model)
     print(f"docs: {args.docs}, questions: {args.qa}, k={args.k}, limit={args.limit}", flush=True)
     print(f"model: {llm.model_name} ({dtype_of(llm)}), adapter: {adapter_of(llm)}; CPU: {cpu_model()}", flush=True)
     store = tempfile.mkdtemp(prefix="augment-eval-rag-")
