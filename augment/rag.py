@@ -23,7 +23,9 @@ and :meth:`RAG.show_prompt`), generate, then check the answer
 7. with ``check_answer_type`` (on), a question that asks for a kind of fact
    (a price, a weight, a year, a number...; see
    :func:`~augment.rag_checks.expected_answer_type`) whose supported answer
-   gives none (asked a price, answered a weight) is answered "I don't know".
+   gives none (asked a price, answered a weight) is answered "I don't know",
+   and so is one whose figure of that kind ("20%") no source writes with
+   that unit (the 20 is only in the product name).
 
 Follow-up questions in :meth:`RAG.chat` are rewritten into standalone queries
 with one LLM call whose prompt is kept in ``answer.rewrite_prompt``.
@@ -54,7 +56,7 @@ from augment.rag_checks import CITATION, SentenceCheck, SupportChecker, check_an
 from augment.types import Completion, Message, ScoredDocument
 
 __all__ = ["RAG", "RAGAnswer", "SentenceCheck", "SYSTEM_PROMPT", "QUESTION_TEMPLATE", "REWRITE_TEMPLATE",
-           "NO_ANSWER", "EMPTY_ANSWER", "UNSUPPORTED_ANSWER", "UNSURE_ANSWER", "UNTYPED_ANSWER", "IDK_REPLY", "clean_answer"]
+           "NO_ANSWER", "EMPTY_ANSWER", "UNSUPPORTED_ANSWER", "UNSURE_ANSWER", "UNTYPED_ANSWER", "UNGROUNDED_ANSWER", "IDK_REPLY", "clean_answer"]
 
 # Short on purpose: the default model's adapter was trained on this exact prompt (tools/make_rag_data.py),
 # and every token of it is re-read for each answer.
@@ -77,6 +79,9 @@ UNSUPPORTED_ANSWER = "I don't know: no source supports the answer the model wrot
 UNSURE_ANSWER = "I don't know: the sources do not clearly answer this (see raw_answer)."
 #: filled with the kind of fact asked for ("a price"), see :func:`augment.rag_checks.expected_answer_type`
 UNTYPED_ANSWER = "I don't know: the question asks for {kind} and the answer the model wrote gives none (see raw_answer)."
+#: filled with the kind of fact: the answer gives one ("20%") that no source writes with that unit
+UNGROUNDED_ANSWER = ("I don't know: the answer the model wrote gives {kind} that no source states "
+                     "(see raw_answer).")
 #: the reply the grounded-answer adapter was trained to give when no source holds the answer
 IDK_REPLY = "I don't know."
 
@@ -193,8 +198,9 @@ class RAG:
     development set (``tests/data/rag_dev``) no threshold bought abstentions without losing about as
     many correct answers with the default model;
     ``check_answer_type``: answer "I don't know" when the question asks for a kind of fact (a price,
-    a weight, a number...) and the supported part of the reply gives none (the reply stays in
-    ``raw_answer``);
+    a weight, a number...) and the supported part of the reply gives none, or gives a figure of
+    that kind ("20%", "EUR 14") that no retrieved source writes with that unit (the reply stays
+    in ``raw_answer``);
     ``checker``: the support rule (:class:`~augment.rag_checks.SupportChecker`).
 
     >>> from augment import load_llm, ChromaStore   # doctest: +SKIP
@@ -314,6 +320,11 @@ class RAG:
         said = [s.text for s in checked.sentences if not (s.flagged and self.abstain_unsupported)]
         if kind is not None and not kind.matches(" ".join(said)):
             checked.text, idk = UNTYPED_ANSWER.format(kind=kind.name), True  # e.g. asked a price, got a weight
+        elif kind is not None and kind.unit:
+            given = kind.values(" ".join(said))
+            stated = set().union(*(kind.values(self.source_text(s)) for s in sources))
+            if given and not given & stated:  # "20%" where the sources have 20 only in a name ("Fold 20")
+                checked.text, idk = UNGROUNDED_ANSWER.format(kind=kind.name), True
         p_idk = None if idk else self.idk_probability(messages)
         if p_idk is not None and p_idk >= self.abstain_threshold:
             checked.text, idk = UNSURE_ANSWER, True

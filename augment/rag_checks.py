@@ -269,13 +269,33 @@ class AnswerType:
     name: str
     cue: re.Pattern
     pattern: re.Pattern
+    unit: bool = True  # the fact is a figure with a unit (a price, a weight...), not a bare number
 
     def matches(self, answer: str) -> bool:
         return bool(self.pattern.search(_CITE.sub(" ", answer)))
 
+    def values(self, text: str) -> set[str]:
+        """The figures in ``text`` written with this type's unit next to them ("EUR 14", "20%", "1.8 kg"),
+        normalised as :func:`figures` does; empty for a type without a unit.
 
-def _t(name: str, cue: str, pattern: str) -> AnswerType:
-    return AnswerType(name, re.compile(cue, re.I), re.compile(pattern, re.I))
+        >>> price = expected_answer_type("What does it cost?")
+        >>> sorted(price.values("The Fold 20 costs EUR 1,299 [1]; it weighs 17 kg."))
+        ['1299']
+        """
+        if not self.unit:
+            return set()
+        clean, out = _CITE.sub(" ", text), set()
+        for m in _FIGURE.finditer(clean):
+            after, before = clean[m.start():m.end() + 12], clean[max(0, m.start() - 6):m.start()]
+            # the unit right after the figure ("20%", "1.8 kg") or right before it ("EUR 14", "$14")
+            if any(u.start() <= m.end() - m.start() + 1 for u in self.pattern.finditer(after)) or \
+                    any(u.end() >= len(before) - 1 for u in self.pattern.finditer(before)):
+                out |= figures(m.group(0))
+        return out
+
+
+def _t(name: str, cue: str, pattern: str, unit: bool = True) -> AnswerType:
+    return AnswerType(name, re.compile(cue, re.I), re.compile(pattern, re.I), unit)
 
 
 #: checked in order; the first whose cue is found in the question decides. Each names the kind of fact
@@ -287,11 +307,11 @@ ANSWER_TYPES: tuple[AnswerType, ...] = (
     _t("a weight", r"\b(?:weigh|weighs|weight|how heavy|heaviest|lightest)\b",
        r"\d\s*(?:kg|g|mg|lbs?|oz|t)\b|\b(?:kilo(?:gram)?s?|grams?|pounds?|ounces?|tonnes?|tons?)\b"),
     # "how many extra temperature probes": a count, whatever noun follows (time units are durations, below)
-    _t("a number", r"^\s*how many (?!(?:seconds|minutes|hours|days|weeks|months|years)\b)", _NUMBER),
+    _t("a number", r"^\s*how many (?!(?:seconds|minutes|hours|days|weeks|months|years)\b)", _NUMBER, unit=False),
     _t("a year", r"\b(?:what|which) year\b|\bwhat is the year\b",
-       r"\b(?:1[5-9]\d\d|2[01]\d\d)\b"),
+       r"\b(?:1[5-9]\d\d|2[01]\d\d)\b", unit=False),
     _t("a phone number", r"\b(?:phone|telephone|hotline|fax) number\b|\bnumber (?:to|should i) call\b",
-       r"\+?\d[\d\s().-]{5,}\d"),
+       r"\+?\d[\d\s().-]{5,}\d", unit=False),
     _t("a percentage", r"\bpercent\b|\bpercentage\b|%",
        r"%|\bper ?cent\b"),
     _t("a sound level", r"\bdecibels?\b|\bdb\b|\bhow loud\b",
@@ -310,7 +330,7 @@ ANSWER_TYPES: tuple[AnswerType, ...] = (
     _t("a number", r"^\s*(?:how (?:many|much|long|far|tall|high|wide|deep|big|fast|old|large|small|heavy)|"
        r"(?:what|which) (?:is the )?(?:number|amount|quantity|count|size|length|width|height|depth|distance|"
        r"speed|capacity|range|voltage|power|torque|frequency|maximum|minimum|max|min)\b)",
-       _NUMBER),
+       _NUMBER, unit=False),
 )
 
 

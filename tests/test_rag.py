@@ -330,6 +330,27 @@ def test_an_answer_without_the_kind_of_fact_asked_for_abstains():
     assert not off.abstained and off.answer == wrong_kind
 
 
+def test_a_figure_of_the_asked_kind_that_no_source_states_abstains():
+    from augment.rag import UNGROUNDED_ANSWER
+
+    bike = [Document("The Fold 20 climbs steep hills easily in boost mode.", {"source": "modes.md"}),
+            Document("The battery leaves the factory at 30% charge.", {"source": "battery.md"})]
+    reply = "The Fold 20 climbs 20% in boost mode [1]."  # the 20 is the product's name, not a gradient
+    a = RAG(FakeLLM([reply]), ListRetriever(bike)).ask("How steep a hill, in percent, can the Fold 20 climb?")
+    assert a.answer == UNGROUNDED_ANSWER.format(kind="a percentage") and a.abstained and a.citations == {}
+    assert a.raw_answer == reply
+    stated = [Document("The Fold 20 climbs slopes of up to 12% in boost mode.", {"source": "modes.md"})]
+    ok = RAG(FakeLLM(["The Fold 20 climbs 12% in boost mode [1]."]), ListRetriever(stated)).ask(
+        "How steep a hill, in percent, can the Fold 20 climb?")
+    assert not ok.abstained and list(ok.citations) == [1]
+    # "EUR 14" and "14 euros" are the same price: the unit may be written either side
+    shop = [Document("Replacement brake pads cost 14 euros per wheel.", {"source": "parts.md"})]
+    same = RAG(FakeLLM(["Brake pads cost EUR 14 per wheel [1]."]), ListRetriever(shop)).ask("What do brake pads cost?")
+    assert not same.abstained
+    off = RAG(FakeLLM([reply]), ListRetriever(bike), check_answer_type=False).ask("How steep, in percent?")
+    assert not off.abstained
+
+
 @pytest.mark.parametrize("question,kind", [
     ("What do replacement brake pads cost?", "a price"),
     ("How heavy is the whole bike?", "a weight"),
