@@ -327,6 +327,9 @@ ANSWER_TYPES: tuple[AnswerType, ...] = (
        r"\b(?:battery life|lifetime|life span|lifespan|duration)\b",
        r"\d\s*(?:s|h|ms|min)\b|\b(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?|"
        r"milliseconds?|overnight|instantly|immediately)\b"),
+    _t("a frequency", r"\bhow (?:often|frequently)\b",
+       r"\b(?:every|each|per|daily|weekly|monthly|yearly|annually|hourly|once|twice|times|always|never|"
+       r"a (?:day|week|month|year)|an hour|seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b", unit=False),
     _t("a number", r"^\s*(?:how (?:many|much|long|far|tall|high|wide|deep|big|fast|old|large|small|heavy)|"
        r"(?:what|which) (?:is the )?(?:number|amount|quantity|count|size|length|width|height|depth|distance|"
        r"speed|capacity|range|voltage|power|torque|frequency|maximum|minimum|max|min)\b)",

@@ -362,6 +362,7 @@ def test_a_figure_of_the_asked_kind_that_no_source_states_abstains():
     ("How many hours does the battery last?", "a duration"),
     ("How long does a full charge take?", "a duration"),
     ("What is the maximum torque of the motor?", "a number"),
+    ("How often is the tower repainted?", "a frequency"),
     ("Who makes the motor?", None),
     ("What colour is the charger light?", None),
 ])
