@@ -91,7 +91,6 @@ def test_errors_are_clear(flaky, monkeypatch):
 
 
 @pytest.mark.real_model
-@pytest.mark.skip(reason="not yet seen passing: timed out at ~3% CPU on the shared dev machine; unskip after one run")
 def test_ingest_through_augment_serve_embeddings(default_embedder, tmp_path):
     from augment.retrieval.ingestion import ingest
     from augment.retrieval.store import ChromaStore
