@@ -29,3 +29,20 @@ def default_embedder():
     from augment.retrieval.embeddings import Embedder
 
     return Embedder()
+
+
+def _machine_line() -> str:
+    from augment._cpu import cpu_has_fast_bf16, cpu_model
+
+    return (f"augment: CPU {cpu_model()} ({'native' if cpu_has_fast_bf16() else 'no native'} bf16), "
+            f"AUGMENT_CPU_DTYPE={os.environ.get('AUGMENT_CPU_DTYPE')}")
+
+
+def pytest_report_header(config):
+    """The CPU and its bf16 support in the header, so a log says which machine ran it."""
+    return _machine_line()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The same line at the end, where `pytest -q` (make test, CI) still prints it."""
+    terminalreporter.write_line(_machine_line())
