@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Iterator, Union
 from augment.errors import (APIError, ConfigError, ContextLengthError, ServerUnreachableError, ToolError,
                             ToolTimeoutError, ToolValidationError)
 from augment.llm.base import LLM
-from augment.llm.defaults import DEFAULT_ADAPTER_NAME
+from augment.llm.defaults import use_default_adapter
 from augment.sessions import open_session
 from augment.tools import Tool, ToolRegistry
 from augment.tracing import tool_call_id, trace_agent
@@ -171,8 +171,7 @@ class Agent:
         self.guard = guard  # an augment.guard.ToolGuard: policy, approval, audit log, data marking of each call
         if "tools" in self.options or "tool_choice" in self.options:
             raise ConfigError("pass tools to Agent(llm, tools=...), not in options")
-        if "adapter" not in self.options and DEFAULT_ADAPTER_NAME in (getattr(llm, "adapters", None) or []):
-            self.options["adapter"] = DEFAULT_ADAPTER_NAME  # augment's tool-use adapter, when load_llm() loaded it
+        use_default_adapter(llm, self.options)  # augment's tool-use adapter, when load_llm() loaded it
         self.session = open_session(session, "agent")  # session="name": memory kept in SQLite (augment.sessions)
         if self.session is not None:
             self.memory, self.history = True, self.session.messages

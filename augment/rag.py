@@ -51,7 +51,7 @@ from typing import Any, Iterator, Sequence
 
 from augment.errors import ConfigError, ContextLengthError, InvalidMessagesError, ScoringUnavailableError
 from augment.llm.base import LLM, GenerateOptions, normalize_messages
-from augment.llm.defaults import DEFAULT_ADAPTER_NAME
+from augment.llm.defaults import use_default_adapter
 from augment.rag_checks import CITATION, SentenceCheck, SupportChecker, check_answer, content_words, expected_answer_type
 from augment.types import Completion, Message, ScoredDocument
 
@@ -231,8 +231,7 @@ class RAG:
         self.checker = checker or SupportChecker(embedder=getattr(retriever, "embedder", None))
         self.max_source_chars, self.max_history = max_source_chars, max_history
         self.options = {"max_tokens": max_tokens, **options}
-        if "adapter" not in self.options and DEFAULT_ADAPTER_NAME in (getattr(llm, "adapters", None) or []):
-            self.options["adapter"] = DEFAULT_ADAPTER_NAME  # augment's grounded-answer adapter, when load_llm() loaded it
+        use_default_adapter(llm, self.options)  # augment's grounded-answer adapter, when load_llm() loaded it
         GenerateOptions.build(**self.options)  # a bad option fails here, not at the first question
         if abstain_threshold is not None and (isinstance(abstain_threshold, bool) or
                                               not isinstance(abstain_threshold, (int, float)) or

