@@ -4,6 +4,7 @@
     nice -n 15 .venv/bin/python tools/bench_serve.py --requests 20   # a shorter run (say so when reporting)
 
 Three phases, each on a fresh server over the same loaded model, on 127.0.0.1 only:
+The clients run in a child process (their own GIL), the server and model in this one.
 1. batched: ``--clients`` threads each send ``--requests`` streamed chat requests one after the other;
 2. serial: the same load on a server with batching off (one generation at a time);
 3. stalled: the batched load again while a client holds streams open and never reads them.
@@ -130,12 +131,24 @@ class StalledReader:
             s.close()
 
 
+def load_elsewhere(*args) -> dict:
+    """:func:`load` in a child process: the clients' threads (HTTP, SSE parsing) do not share the server's GIL,
+    as real clients would not."""
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        return pool.apply(load, args)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--requests", type=int, default=100, help="requests per client in each phase (default 100)")
     ap.add_argument("--max-tokens", type=int, default=16)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    ap.add_argument("--batch-window-ms", type=float, default=None,
+                    help="the server's batch window (default: make_server's default)")
+    ap.add_argument("--phases", default="batched,serial,stalled", help="which phases to run (comma-separated)")
     args = ap.parse_args()
 
     import torch
@@ -153,14 +166,17 @@ def main() -> None:
     llm.complete("warm up", max_tokens=2)
     rss_before = rss_mb()
     results = {}
-    for phase, batching, stalled in (("batched", True, False), ("serial", False, False), ("stalled", True, True)):
-        with make_server(llm, host=HOST, port=0, batching=batching) as server:
+    window = {} if args.batch_window_ms is None else {"batch_window": args.batch_window_ms / 1000}
+    phases = [p for p in (("batched", True, False), ("serial", False, False), ("stalled", True, True))
+              if p[0] in args.phases.split(",")]
+    for phase, batching, stalled in phases:
+        with make_server(llm, host=HOST, port=0, batching=batching, **window) as server:
             if stalled:
                 with StalledReader(server.server_address[1], server.model_name, args.max_tokens):
                     time.sleep(0.5)
-                    res = load(server.url, server.model_name, args.clients, args.requests, args.max_tokens)
+                    res = load_elsewhere(server.url, server.model_name, args.clients, args.requests, args.max_tokens)
             else:
-                res = load(server.url, server.model_name, args.clients, args.requests, args.max_tokens)
+                res = load_elsewhere(server.url, server.model_name, args.clients, args.requests, args.max_tokens)
             res["rows_per_batch"] = round(server.engine.rows / max(1, server.engine.batches), 2)
         results[phase] = res
         print(f"{phase:8s} {res['requests']:5d} ok {res['errors']:3d} errors  {res['req_per_s']:7.3f} req/s  "
@@ -169,6 +185,9 @@ def main() -> None:
         for e in res["error_samples"]:
             print("   error:", e)
     rss_after = rss_mb()
+    if set(results) != {"batched", "serial", "stalled"}:  # a partial run: its rows only
+        print(json.dumps({"phases": results, "cpu": cpu_model(), "dtype": dtype}))
+        return
     b, s, st = results["batched"], results["serial"], results["stalled"]
     total = sum(r["requests"] + r["errors"] for r in results.values())
     summary = {

@@ -41,7 +41,7 @@ __all__ = ["serve"]
               help="Seconds to receive a request body (408 after).")
 @click.option("--write-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds a stream waits on a client that stopped reading before it ends that stream.")
-@click.option("--batch-window-ms", default=5.0, show_default=True, type=click.FloatRange(min=0),
+@click.option("--batch-window-ms", default=30.0, show_default=True, type=click.FloatRange(min=0),
               help="Milliseconds to wait for more requests to batch with the first one.")
 @click.option("--max-batch", default=16, show_default=True, type=click.IntRange(min=1), help="Most requests in one batch.")
 @click.option("--verbose", "-v", is_flag=True, help="Log every request.")
