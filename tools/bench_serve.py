@@ -3,8 +3,8 @@
     nice -n 15 .venv/bin/python tools/bench_serve.py                 # 8 clients x 100 requests (the target run)
     nice -n 15 .venv/bin/python tools/bench_serve.py --requests 20   # a shorter run (say so when reporting)
 
-Three phases, each on a fresh server over the same loaded model, on 127.0.0.1 only:
-The clients run in a child process (their own GIL), the server and model in this one.
+Three phases, each on a fresh server over the same loaded model, on 127.0.0.1 only (the clients run in a
+child process, with their own GIL; the server and the model in this one):
 1. batched: ``--clients`` threads each send ``--requests`` streamed chat requests one after the other;
 2. serial: the same load on a server with batching off (one generation at a time);
 3. stalled: the batched load again while a client holds streams open and never reads them.
@@ -19,29 +19,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import socket
 import statistics
+import sys
 import threading
 import time
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import httpx  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from augment._cpu import cpu_model  # noqa: E402
+
 HOST = "127.0.0.1"  # loopback only
 FRUITS = ["apple", "pear", "plum", "fig", "kiwi", "lime", "mango", "peach"]
-
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def rss_mb() -> float:

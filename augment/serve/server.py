@@ -10,7 +10,7 @@ from typing import Any
 
 from augment.errors import ConfigError
 from augment.llm.base import LLM
-from augment.serve.engine import Engine
+from augment.serve.engine import WINDOW, Engine
 from augment.serve.http import Limits
 
 __all__ = ["AugmentServer", "make_server"]
@@ -127,7 +127,7 @@ def _bind(host: str, port: int) -> socket.socket:
 def make_server(llm: LLM, host: str = "127.0.0.1", port: int = 8000, model_name: str | None = None,
                 verbose: bool = False, *, rag: Any = None, agent: Any = None, embedder: Any = None,
                 api_key: str | None = None, feedback: str | None = None, limits: Limits | None = None,
-                batch_window: float = 0.03, max_batch: int = 16, batching: bool = True) -> AugmentServer:
+                batch_window: float = WINDOW, max_batch: int = 16, batching: bool = True) -> AugmentServer:
     """Build an OpenAI-compatible server over ``llm`` bound to ``host:port`` (port 0 picks a free one).
 
     ``rag``: a :class:`~augment.rag.RAG` (RAG mode) or ``agent``: an :class:`~augment.agent.Agent`
