@@ -30,11 +30,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
 
 from augment.llm.fake import FakeLLM  # noqa: E402
 from augment.rag import RAG  # noqa: E402
 from augment.retrieval.retriever import ListRetriever  # noqa: E402
 from augment.types import Document, Message, ScoredDocument  # noqa: E402
+from tuning_common import write_records  # noqa: E402
 
 OUT = ROOT / "tools" / "tuning_data" / "grounded.jsonl"
 IDK = "I don't know."
@@ -164,13 +166,7 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             coincidences += 1
         rows.append(r)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    kinds: dict[str, int] = {}
-    for r in rows:
-        kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
+    kinds = write_records(rows, args.out)
     print(json.dumps({"records": len(rows), "by_kind": kinds, "eval_spans_checked": len(spans),
                       "dropped_for_containing_an_eval_span": dropped, "kept_with_an_eval_span": coincidences,
                       "out": str(args.out)}))

@@ -36,11 +36,13 @@ from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
 
 from augment.agent import DEFAULT_SYSTEM_PROMPT  # noqa: E402
 from augment.tools import builtin  # noqa: E402
 from augment.tools.calculator import evaluate, format_number  # noqa: E402
 from augment.types import Message, ToolCall  # noqa: E402
+from tuning_common import write_records  # noqa: E402
 
 OUT = ROOT / "tools" / "tuning_data" / "tool_use.jsonl"
 EVAL_SETS = [ROOT / "tests" / "data" / "agent_tasks.jsonl"]
@@ -611,13 +613,7 @@ def main(argv: list[str] | None = None) -> None:
             continue
         seen.add(key + str(len(seen)) if ep.kind == "no_tool" else key)
         rows.append(record(ep, tool_set(rng, ep.tools)))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    kinds: dict[str, int] = {}
-    for r in rows:
-        kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
+    kinds = write_records(rows, args.out)
     # the closest held-out task by word overlap, to show how far the training set stays from the evaluation
     train_tasks = {normalise(r["messages"][1]["content"]) for r in rows}
     best = max(((len(set(t.split()) & set(h.split())) / len(set(t.split()) | set(h.split())), t, h)
