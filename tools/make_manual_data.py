@@ -29,9 +29,12 @@ shipped adapter on 170 of these records and 80 replayed tool episodes, 35 min
 in float32 on 2 AMD EPYC cores): on the development manual span in answer
 25% -> 33%, citation precision 67% -> 77%, abstention 88% -> 88%; on the
 held-out manual span 59% -> 50%, citation precision 89% -> 83%, abstention
-70% -> 80%, false abstentions 12% -> 25%. Worse where it counts, so it is not
-shipped; the generator stays for the next attempt (fewer "I don't know"
-records is the first thing to try: the held-out loss was in false abstentions).
+70% -> 80%, false abstentions 12% -> 25%. A second run with ``--idk-share
+0.12`` (fewer "I don't know" records, since the held-out loss was in false
+abstentions): dev span 29%, citation precision 65%, abstention 100%, false
+abstentions 29%; held-out span 44%, citation precision 77%, abstention 80%,
+false abstentions 19%. Worse where it counts both times, so neither is
+shipped; the generator stays for the next attempt.
 """
 
 from __future__ import annotations
