@@ -55,7 +55,7 @@ from augment.llm.fake import FakeLLM  # noqa: E402
 from augment.rag import IDK_REPLY, RAG  # noqa: E402
 from augment.retrieval.retriever import ListRetriever  # noqa: E402
 from augment.types import Document, Message, ScoredDocument  # noqa: E402
-from tuning_common import write_records  # noqa: E402
+from tuning_common import held_out_qa, write_records  # noqa: E402
 
 OUT = ROOT / "build" / "grounded_manual.jsonl"
 SYL = ["ka", "lo", "mer", "vin", "tor", "sa", "bel", "qui", "dar", "no", "rel", "fa", "zen", "mi", "gor", "lu", "pen",
@@ -254,7 +254,7 @@ def make_record(rng: random.Random, rag: RAG, idk: float = 0.3) -> dict[str, Any
         for _ in range(100):
             p0, a0 = rng.choice(mentioned)
             cand = (p0, rng.randrange(len(ATTRS))) if rng.random() < 0.5 else (rng.choice(parts), a0)
-            if cand not in where and cand not in used and ATTRS[cand[1]][0] not in ("error",):
+            if cand not in used and ATTRS[cand[1]][0] not in ("error",):
                 break
         else:
             cand = None
@@ -283,20 +283,6 @@ def make_record(rng: random.Random, rag: RAG, idk: float = 0.3) -> dict[str, Any
     return {"kind": kind_, "messages": [m.to_dict() for m in msgs]}
 
 
-def held_out_strings() -> tuple[list[str], list[str]]:
-    """Answer spans (6+ characters) and questions of both RAG evaluation sets."""
-    spans, questions = [], []
-    for name in ("rag_eval", "rag_dev"):
-        path = ROOT / "tests" / "data" / name / "qa.jsonl"
-        for line in path.read_text().splitlines() if path.is_file() else []:
-            if line.strip():
-                row = json.loads(line)
-                questions.append(row["question"].strip().lower())
-                v = row.get("answer")
-                spans += [v] if isinstance(v, str) else [s for s in (v or []) if isinstance(s, str)]
-    return [s for s in spans if len(s) >= 6], questions
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=200)
@@ -307,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     rag = RAG(FakeLLM(["unused"]), ListRetriever([Document("unused")]))
-    spans, questions = held_out_strings()
+    spans, questions = held_out_qa("rag_eval", "rag_dev")
     AVOID.update(s for s in spans)
     rows, dropped = [], 0
     while len(rows) < args.records:

@@ -36,7 +36,7 @@ from augment.llm.fake import FakeLLM  # noqa: E402
 from augment.rag import RAG  # noqa: E402
 from augment.retrieval.retriever import ListRetriever  # noqa: E402
 from augment.types import Document, Message, ScoredDocument  # noqa: E402
-from tuning_common import write_records  # noqa: E402
+from tuning_common import held_out_qa, write_records  # noqa: E402
 
 OUT = ROOT / "tools" / "tuning_data" / "grounded.jsonl"
 IDK = "I don't know."
@@ -131,20 +131,6 @@ def make_record(rng: random.Random, rag: RAG) -> dict[str, Any]:
     return {"kind": "grounded" if answerable else "unanswerable", "messages": [m.to_dict() for m in msgs]}
 
 
-def eval_spans() -> list[str]:
-    path = ROOT / "tests" / "data" / "rag_eval" / "qa.jsonl"
-    if not path.is_file():
-        return []
-    spans = []
-    for line in path.read_text().splitlines():
-        if line.strip():
-            row = json.loads(line)
-            for key in ("answer", "answers", "spans", "span"):
-                v = row.get(key)
-                spans += [v] if isinstance(v, str) else [s for s in (v or []) if isinstance(s, str)]
-    return [s for s in spans if len(s) >= 6]
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=160)
@@ -155,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     rag = RAG(FakeLLM(["unused"]), ListRetriever([Document("unused")]))
-    spans = eval_spans()
+    spans = held_out_qa("rag_eval")[0]
     rows, dropped = [], 0
     coincidences = 0
     while len(rows) < args.records:

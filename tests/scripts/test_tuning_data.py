@@ -78,7 +78,7 @@ def test_questions_paraphrase_and_sources_are_long(records):
 
 def test_nothing_of_the_evaluation_sets_is_in_the_records(records):
     mod, rows = records
-    spans, questions = mod.held_out_strings()
+    spans, questions = mod.held_out_qa("rag_eval", "rag_dev")
     assert len(spans) > 30 and len(questions) == 74
     for r in rows:
         text = "\n".join(m["content"] for m in r["messages"])
