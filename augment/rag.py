@@ -27,6 +27,14 @@ and :meth:`RAG.show_prompt`), generate, then check the answer
    and so is one whose figure of that kind ("20%") no source writes with
    that unit (the 20 is only in the product name).
 
+8. ``reader`` decides who writes the answer: ``"model"``, the LLM (all of the above);
+   ``"extract"``, :class:`~augment.rag_reader.ExtractiveReader`: the source sentence the
+   retriever's embedder ranks closest to the question, copied verbatim with its ``[n]``, or "I
+   don't know" with the reason when none of the best few gives the kind of fact asked for; the
+   LLM is not called. ``"auto"`` (the default) extracts with the embedded default model
+   (SmolLM2-135M, which copies the wrong sentence of the right source more often than not on
+   real documents) and lets any other model write.
+
 Follow-up questions in :meth:`RAG.chat` are rewritten into standalone queries
 with one LLM call whose prompt is kept in ``answer.rewrite_prompt``.
 
@@ -51,12 +59,13 @@ from typing import Any, Iterator, Sequence
 
 from augment.errors import ConfigError, ContextLengthError, InvalidMessagesError, ScoringUnavailableError
 from augment.llm.base import LLM, GenerateOptions, normalize_messages
-from augment.llm.defaults import use_default_adapter
+from augment.llm.defaults import DEFAULT_ADAPTER_NAME, DEFAULT_MODEL_NAME, use_default_adapter
 from augment.rag_checks import CITATION, SentenceCheck, SupportChecker, check_answer, content_words, expected_answer_type
+from augment.rag_reader import Extract, ExtractiveReader
 from augment.types import Completion, Message, ScoredDocument
 
 __all__ = ["RAG", "RAGAnswer", "SentenceCheck", "SYSTEM_PROMPT", "QUESTION_TEMPLATE", "REWRITE_TEMPLATE",
-           "NO_ANSWER", "EMPTY_ANSWER", "UNSUPPORTED_ANSWER", "UNSURE_ANSWER", "UNTYPED_ANSWER", "UNGROUNDED_ANSWER", "IDK_REPLY", "clean_answer"]
+           "NO_ANSWER", "EMPTY_ANSWER", "EXTRACT_ANSWER", "READERS", "UNSUPPORTED_ANSWER", "UNSURE_ANSWER", "UNTYPED_ANSWER", "UNGROUNDED_ANSWER", "IDK_REPLY", "clean_answer"]
 
 # Short on purpose: the default model's adapter was trained on this exact prompt (tools/make_rag_data.py),
 # and every token of it is re-read for each answer.
@@ -82,6 +91,10 @@ UNTYPED_ANSWER = "I don't know: the question asks for {kind} and the answer the 
 #: filled with the kind of fact: the answer gives one ("20%") that no source writes with that unit
 UNGROUNDED_ANSWER = ("I don't know: the answer the model wrote gives {kind} that no source states "
                      "(see raw_answer).")
+#: filled with :attr:`augment.rag_reader.Extract.reason` when the extractive reader finds no answer
+EXTRACT_ANSWER = "I don't know: {reason}."
+#: who writes the answer (``RAG(reader=...)``)
+READERS = ("auto", "model", "extract")
 #: the reply the grounded-answer adapter was trained to give when no source holds the answer
 IDK_REPLY = "I don't know."
 
@@ -162,6 +175,10 @@ class RAGAnswer:
     rewrite_prompt: str | None = None
     raw_answer: str = ""
     completion: Completion | None = None
+    #: who wrote the answer: "model" (the LLM) or "extract" (:class:`~augment.rag_reader.ExtractiveReader`)
+    reader: str = "model"
+    #: the extractive reader's pick, ranking and reason (``reader == "extract"``)
+    extract: Extract | None = None
 
     @property
     def inferred_citations(self) -> list[int]:
@@ -201,7 +218,10 @@ class RAG:
     a weight, a number...) and the supported part of the reply gives none, or gives a figure of
     that kind ("20%", "EUR 14") that no retrieved source writes with that unit (the reply stays
     in ``raw_answer``);
-    ``checker``: the support rule (:class:`~augment.rag_checks.SupportChecker`).
+    ``checker``: the support rule (:class:`~augment.rag_checks.SupportChecker`);
+    ``reader``: ``"model"`` (the LLM writes the answer), ``"extract"`` (the best source sentence,
+    copied: :class:`~augment.rag_reader.ExtractiveReader`) or ``"auto"`` (extract with the embedded
+    135M default model, the LLM otherwise; :attr:`reads` tells which).
 
     >>> from augment import load_llm, ChromaStore   # doctest: +SKIP
     >>> from augment.retrieval.retriever import hybrid_retriever   # doctest: +SKIP
@@ -214,7 +234,7 @@ class RAG:
                  no_answer: str = NO_ANSWER, infer_citations: bool = True, checker: SupportChecker | None = None,
                  max_tokens: int = 200, max_source_chars: int = 1500, max_history: int = 6,
                  abstain_unsupported: bool = True, abstain_threshold: float | None = None,
-                 check_answer_type: bool = True, **options: Any):
+                 check_answer_type: bool = True, reader: str = "auto", **options: Any):
         if not isinstance(llm, LLM):
             raise ConfigError(f"RAG needs an augment LLM (e.g. augment.load_llm()), got {type(llm).__name__}")
         if not callable(getattr(retriever, "retrieve", None)):
@@ -239,6 +259,19 @@ class RAG:
             raise ConfigError(f"abstain_threshold must be a probability in (0, 1], e.g. 0.3, or None (off); "
                               f"got {abstain_threshold!r}")
         self.abstain_threshold, self.check_answer_type = abstain_threshold, check_answer_type
+        if reader not in READERS:
+            raise ConfigError(f"reader={reader!r}; use one of {', '.join(map(repr, READERS))}")
+        self.reader = reader
+        self.extractor = ExtractiveReader(embedder=self.checker.embedder, check_answer_type=check_answer_type)
+
+    @property
+    def reads(self) -> str:
+        """Who writes the answers: ``"model"`` or ``"extract"`` (``reader="auto"`` resolved)."""
+        if self.reader != "auto":
+            return self.reader
+        default = str(getattr(self.llm, "model_name", "")).startswith(DEFAULT_MODEL_NAME) and \
+            self.options.get("adapter") in (None, DEFAULT_ADAPTER_NAME)
+        return "extract" if default else "model"
 
     # ---- building blocks ------------------------------------------------
     def retrieve(self, query: str) -> list[ScoredDocument]:
@@ -335,6 +368,20 @@ class RAG:
                          prompt=self._render(messages),
                          rewrite_prompt=rewrite_prompt, raw_answer=raw, completion=completion)
 
+    def _extract(self, question: str, query: str, sources: list[ScoredDocument], messages: list[Message],
+                 rewrite_prompt: str | None) -> RAGAnswer:
+        """The extractive reader's answer, through the same checks as a model's (see ``reader``)."""
+        # the reader sees each source's lines (headings, lists), the checks its flattened text
+        found = self.extractor.read(query if rewrite_prompt else question,
+                                    [s.text[: self.max_source_chars] for s in sources])
+        if found.abstained:
+            return RAGAnswer(answer=EXTRACT_ANSWER.format(reason=found.reason), question=question, query=query,
+                             sources=sources, abstained=True, prompt=self._render(messages),
+                             rewrite_prompt=rewrite_prompt, raw_answer=found.answer, reader="extract", extract=found)
+        answer = self._finish(question, query, sources, found.answer, messages, rewrite_prompt, None)
+        answer.reader, answer.extract = "extract", found
+        return answer
+
     def _abstain(self, question: str, query: str, rewrite_prompt: str | None) -> RAGAnswer:
         return RAGAnswer(answer=self.no_answer, question=question, query=query, abstained=True,
                          rewrite_prompt=rewrite_prompt, raw_answer=self.no_answer)
@@ -346,6 +393,8 @@ class RAG:
         if not sources:
             return self._abstain(question, query, rewrite_prompt)
         final = self.build_messages(query if rewrite_prompt else question, sources, msgs[:-1])
+        if self.reads == "extract":
+            return self._extract(question, query, sources, final, rewrite_prompt)
         completion = self.llm.complete(final, **self.options)
         return self._finish(question, query, sources, completion.text, final, rewrite_prompt, completion)
 
@@ -371,6 +420,11 @@ class RAG:
             yield answer
             return
         final = self.build_messages(query if rewrite_prompt else question_text, sources, msgs[:-1])
+        if self.reads == "extract":
+            answer = self._extract(question_text, query, sources, final, rewrite_prompt)
+            yield answer.answer
+            yield answer
+            return
         parts: list[str] = []
         completion: Completion | None = None
         for item in self.llm.stream(final, **self.options):
@@ -390,4 +444,5 @@ class RAG:
         return self._render(self.build_messages(query if rewrite_prompt else question_text, sources, msgs[:-1]))
 
     def __repr__(self) -> str:
-        return f"RAG({self.llm!r}, {self.retriever!r}, k={self.k}, score_threshold={self.score_threshold})"
+        return (f"RAG({self.llm!r}, {self.retriever!r}, k={self.k}, score_threshold={self.score_threshold}, "
+                f"reader={self.reader!r})")

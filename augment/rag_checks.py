@@ -307,7 +307,9 @@ ANSWER_TYPES: tuple[AnswerType, ...] = (
     _t("a weight", r"\b(?:weigh|weighs|weight|how heavy|heaviest|lightest)\b",
        r"\d\s*(?:kg|g|mg|lbs?|oz|t)\b|\b(?:kilo(?:gram)?s?|grams?|pounds?|ounces?|tonnes?|tons?)\b"),
     # "how many extra temperature probes": a count, whatever noun follows (time units are durations, below)
-    _t("a number", r"^\s*how many (?!(?:seconds|minutes|hours|days|weeks|months|years)\b)", _NUMBER, unit=False),
+    # ... unless the noun is a unit that a kind below names ("how many lux": a brightness)
+    _t("a number", r"^\s*how many (?!(?:seconds|minutes|hours|days|weeks|months|years|lux|lumens|decibels|watts|volts|"
+       r"pixels|degrees|percent)\b)", _NUMBER, unit=False),
     _t("a year", r"\b(?:what|which) year\b|\bwhat is the year\b",
        r"\b(?:1[5-9]\d\d|2[01]\d\d)\b", unit=False),
     _t("a phone number", r"\b(?:phone|telephone|hotline|fax) number\b|\bnumber (?:to|should i) call\b",
@@ -327,6 +329,12 @@ ANSWER_TYPES: tuple[AnswerType, ...] = (
        r"\b(?:battery life|lifetime|life span|lifespan|duration)\b",
        r"\d\s*(?:s|h|ms|min)\b|\b(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?|"
        r"milliseconds?|overnight|instantly|immediately)\b"),
+    _t("a distance", r"\bhow far\b|\b(?:what|which) (?:is the )?(?:maximum |max |minimum |min )?distance\b",
+       r"\d\s*(?:mm|cm|m|km|in|ft|mi|yd)\b|\b(?:millimet(?:re|er)s?|centimet(?:re|er)s?|met(?:re|er)s?|"
+       r"kilomet(?:re|er)s?|inch(?:es)?|feet|foot|yards?|miles?)\b"),
+    _t("a time of day", r"\bopening (?:hours|times)\b|\bbusiness hours\b|\bwhat time\b|\b(?:at )?what hour\b",
+       r"\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s*(?:am|pm|a\.m\.|p\.m\.|h)\b|\bnoon\b|\bmidnight\b|\bo'clock\b|"
+       r"\b(?:24/7|around the clock)\b", unit=False),
     _t("a frequency", r"\bhow (?:often|frequently)\b",
        r"\b(?:every|each|per|daily|weekly|monthly|yearly|annually|hourly|once|twice|times|always|never|"
        r"a (?:day|week|month|year)|an hour|seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b", unit=False),

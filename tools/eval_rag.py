@@ -2,14 +2,17 @@
 
     .venv/bin/python tools/eval_rag.py                 # the default configuration on tests/data/rag_eval
     .venv/bin/python tools/eval_rag.py --limit 12      # a subset (answerable and unanswerable questions mixed)
-    .venv/bin/python tools/eval_rag.py --compare       # + the default model without its adapter
+    .venv/bin/python tools/eval_rag.py --compare       # + the model writing the answers, with and without its adapter
     .venv/bin/python tools/eval_rag.py --docs my_docs/ --qa my_qa.jsonl
 
 The documents (a fictional weather-station manual, held out from any tuning) are ingested
 once into a real Chroma collection in a temporary folder; ``RAG(load_llm(), hybrid_retriever,
 k=5)`` answers each question with its default options. Rows: ``default`` (``load_llm()``, with
-the adapter it loads by default when it ships one) and, with ``--compare``, ``no_adapter``
-(``load_llm(adapter=None)``; skipped with the reason while ``load_llm()`` loads no adapter).
+the adapter it loads by default when it ships one, and RAG's default ``reader="auto"``, which on
+the default model is the extractive reader: the model does not write the answer) and, with
+``--compare``, ``model_reader`` (the same model writes the answers: ``reader="model"``, with its
+adapter) and ``no_adapter`` (``load_llm(adapter=None)`` writes them; skipped with the reason while
+``load_llm()`` loads no adapter). ``--reader`` sets the default row's reader.
 The last stdout line is one JSON object: ``span_in_answer``, ``citation_precision``,
 ``abstain_unanswerable``, ``hit_at_5``, ``s_per_answer`` (and the rest) of the default row,
 other rows under their own keys.
@@ -36,10 +39,12 @@ from augment.eval.rag_eval import evaluate_rag  # noqa: E402
 DATA = ROOT / "tests" / "data" / "rag_eval"
 
 
-def run_row(llm: Any, label: str, args: Any, store: str, embedder: Any) -> dict[str, Any]:
+def run_row(llm: Any, label: str, args: Any, store: str, embedder: Any, reader: str | None = None) -> dict[str, Any]:
     options: dict[str, Any] = {"max_tokens": args.max_tokens} if args.max_tokens else {}
     if args.no_answer_type:
         options["check_answer_type"] = False
+    if reader or args.reader:
+        options["reader"] = reader or args.reader
     if args.abstain_threshold is not None:
         options["abstain_threshold"] = None if args.abstain_threshold == "off" else float(args.abstain_threshold)
     rep = evaluate_rag(args.docs, args.qa, llm, k=args.k, store_dir=store, embedder=embedder, limit=args.limit,
@@ -63,13 +68,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--qa", type=Path, default=DATA / "qa.jsonl")
     p.add_argument("--k", type=int, default=5, help="sources per question")
     p.add_argument("--limit", type=int, default=None, help="ask N questions (answerable and unanswerable mixed)")
-    p.add_argument("--compare", action="store_true", help="add the row without the adapter")
+    p.add_argument("--compare", action="store_true",
+                   help="add the rows where the model writes the answers (reader='model'), with and without its adapter")
     p.add_argument("--max-tokens", type=int, default=None, help="max new tokens per answer (default: RAG's)")
     p.add_argument("--max-minutes", type=float, default=None, help="per row: start no new item after this long")
     p.add_argument("--abstain-threshold", default=None,
                    help="RAG's abstain_threshold: a probability, or 'off' (the default)")
     p.add_argument("--no-answer-type", action="store_true",
                    help="RAG(check_answer_type=False): keep answers that lack the kind of fact the question asks for")
+    p.add_argument("--reader", default=None, choices=("auto", "model", "extract"),
+                   help="RAG(reader=...): who writes the answers (default: RAG's, 'auto')")
     p.add_argument("--dtype", default=None, help="model dtype for load_llm (default: its choice)")
     p.add_argument("--model", default=None,
                    help="a load_llm spec instead of the default model (e.g. 'llamacpp': the same GGUF on llama.cpp)")
@@ -85,19 +93,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     try:
         embedder = Embedder()
         rows: dict[str, Any] = {"default": run_row(llm, "default", args, store, embedder)}
-        if args.compare:
+        if args.compare:  # the model itself writes the answers: with its adapter, then without
+            rows["model_reader"] = run_row(llm, "model_reader", args, store, embedder, reader="model")
             plain, note = load_without_adapter(llm, args.dtype)
-            rows["no_adapter"] = run_row(plain, "no_adapter", args, store, embedder) if plain is not None else {"note": note}
+            rows["no_adapter"] = (run_row(plain, "no_adapter", args, store, embedder, reader="model")
+                                  if plain is not None else {"note": note})
     finally:
         shutil.rmtree(store, ignore_errors=True)
 
     hit = f"hit_at_{args.k}"
-    print(f"\n{'row':<12}{hit:>10}{'span':>7}{'cite prec':>11}{'abstain(un)':>13}{'abstain(ans)':>14}{'s/answer':>10}")
+    print(f"\n{'row':<14}{hit:>10}{'span':>7}{'cite prec':>11}{'abstain(un)':>13}{'abstain(ans)':>14}{'s/answer':>10}")
     for name, r in rows.items():
         if "note" in r:
-            print(f"{name:<12}  {r['note']}")
+            print(f"{name:<14}  {r['note']}")
             continue
-        print(f"{name:<12}{pct(r[hit]):>10}{pct(r['span_in_answer']):>7}{pct(r['citation_precision']):>11}"
+        print(f"{name:<14}{pct(r[hit]):>10}{pct(r['span_in_answer']):>7}{pct(r['citation_precision']):>11}"
               f"{pct(r['abstain_unanswerable']):>13}{pct(r['abstain_answerable']):>14}{str(r['s_per_answer']):>10}")
     default = rows.pop("default")
     final = {**default, "model": llm.model_name, "dtype": dtype_of(llm), "adapter": adapter_of(llm), "cpu": cpu_model(),

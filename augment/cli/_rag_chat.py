@@ -23,8 +23,10 @@ EXIT_WORDS = {"exit", "quit", ":q", "/exit", "/quit"}
 
 
 def open_rag(llm: Any, collection: str, db: str | None = None, chroma_url: str | None = None,
-             max_tokens: int = 200, k: int = 4, score_threshold: float = 0.3, embedder: Any = None) -> Any:
-    """A :class:`~augment.rag.RAG` over an existing collection with the default hybrid retriever."""
+             max_tokens: int = 200, k: int = 4, score_threshold: float = 0.3, embedder: Any = None,
+             reader: str = "auto") -> Any:
+    """A :class:`~augment.rag.RAG` over an existing collection with the default hybrid retriever
+    (``reader``: who writes the answers, see :class:`~augment.rag.RAG`)."""
     from augment.rag import RAG
     from augment.retrieval.retriever import hybrid_retriever
     from augment.retrieval.store import ChromaStore
@@ -33,7 +35,8 @@ def open_rag(llm: Any, collection: str, db: str | None = None, chroma_url: str |
     if store.count() == 0:
         raise StoreError(f"Collection {collection!r} in {store.location} is empty. "
                          f"Add documents with: augment ingest PATH --collection {collection}")
-    return RAG(llm, hybrid_retriever(store, k=k, score_threshold=score_threshold), k=k, max_tokens=max_tokens)
+    return RAG(llm, hybrid_retriever(store, k=k, score_threshold=score_threshold), k=k, max_tokens=max_tokens,
+               reader=reader)
 
 
 def print_answer(answer: Any, out: TextIO | None = None, show_answer: bool = True) -> None:
@@ -77,9 +80,9 @@ def _stream(rag: Any, conversation: Any, out: TextIO | None) -> Any:
 
 def rag_ask(llm: Any, question: str, collection: str, db: str | None = None, chroma_url: str | None = None,
             max_tokens: int = 200, k: int = 4, score_threshold: float = 0.3, stream: bool = False,
-            show_prompt: bool = False, out: TextIO | None = None, embedder: Any = None) -> Any:
+            show_prompt: bool = False, out: TextIO | None = None, embedder: Any = None, reader: str = "auto") -> Any:
     """Answer one question over ``collection``; print the answer and its cited sources; return the RAGAnswer."""
-    rag = open_rag(llm, collection, db, chroma_url, max_tokens, k, score_threshold, embedder)
+    rag = open_rag(llm, collection, db, chroma_url, max_tokens, k, score_threshold, embedder, reader)
     if show_prompt:
         click.echo(rag.show_prompt(question), file=out)
         click.echo("-" * 40, file=out)
@@ -93,12 +96,12 @@ def rag_ask(llm: Any, question: str, collection: str, db: str | None = None, chr
 def rag_chat(llm: Any, collection: str, db: str | None = None, chroma_url: str | None = None,
              max_tokens: int = 200, k: int = 4, score_threshold: float = 0.3, stream: bool = True,
              input_stream: TextIO | None = None, out: TextIO | None = None, embedder: Any = None,
-             session: Any = None) -> list[Message]:
+             session: Any = None, reader: str = "auto") -> list[Message]:
     """Interactive RAG chat over ``collection``: history kept, ``/reset`` forgets it, ``exit``/``/exit`` or
     end of input stops. Returns the history. ``session``: a name whose saved turns start the history."""
     from augment.sessions import open_session
 
-    rag = open_rag(llm, collection, db, chroma_url, max_tokens, k, score_threshold, embedder)
+    rag = open_rag(llm, collection, db, chroma_url, max_tokens, k, score_threshold, embedder, reader)
     inp = input_stream or sys.stdin
     saved = open_session(session, "rag")
     history: list[Message] = saved.messages if saved else []

@@ -52,15 +52,19 @@ def guarded(llm: Any, policy: str | None) -> Any:
 @click.argument("question")
 @_model_options
 @click.option("--system", default=None, help="A system message to prepend.")
+@click.option("--reader", default="auto", show_default=True, type=click.Choice(["auto", "model", "extract"]),
+              help="With --collection: who writes the answer. extract: the best source sentence, copied and cited; "
+                   "model: the LLM; auto: extract on the embedded default model, the LLM otherwise.")
 def ask(question: str, model: str | None, max_tokens: int, collection: str | None, db: str | None,
-        chroma_url: str | None, guard_policy: str | None, system: str | None) -> None:
+        chroma_url: str | None, guard_policy: str | None, system: str | None, reader: str = "auto") -> None:
     """Ask one QUESTION and print the answer."""
     try:
         llm = guarded(load_llm(model), guard_policy)
         if collection:
             from augment.cli._rag_chat import rag_ask
 
-            rag_ask(llm, question, collection=collection, db=db, chroma_url=chroma_url, max_tokens=max_tokens)
+            rag_ask(llm, question, collection=collection, db=db, chroma_url=chroma_url, max_tokens=max_tokens,
+                    reader=reader)
             return
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
         click.echo(llm.complete(messages, max_tokens=max_tokens).text)
@@ -73,15 +77,20 @@ def ask(question: str, model: str | None, max_tokens: int, collection: str | Non
 @click.option("--system", default=None, help="A system message kept at the top of the conversation.")
 @click.option("--stats/--no-stats", default=False, help="Print tokens/s after each answer.")
 @click.option("--session", default=None, help="Keep the conversation in this named session (resumed when it exists).")
+@click.option("--reader", default="auto", show_default=True, type=click.Choice(["auto", "model", "extract"]),
+              help="With --collection: who writes the answer. extract: the best source sentence, copied and cited; "
+                   "model: the LLM; auto: extract on the embedded default model, the LLM otherwise.")
 def chat(model: str | None, max_tokens: int, collection: str | None, db: str | None, chroma_url: str | None,
-         guard_policy: str | None, system: str | None, stats: bool, session: str | None = None) -> None:
+         guard_policy: str | None, system: str | None, stats: bool, session: str | None = None,
+         reader: str = "auto") -> None:
     """Chat interactively; answers stream as they are generated. /reset forgets, /exit quits."""
     try:
         llm = guarded(load_llm(model), guard_policy)
         if collection:
             from augment.cli._rag_chat import rag_chat
 
-            rag_chat(llm, collection=collection, db=db, chroma_url=chroma_url, max_tokens=max_tokens, session=session)
+            rag_chat(llm, collection=collection, db=db, chroma_url=chroma_url, max_tokens=max_tokens, session=session,
+                     reader=reader)
             return
         run_chat(llm, system=system, max_tokens=max_tokens, stats=stats, session=session)
     except Exception as e:

@@ -117,9 +117,11 @@ def _finish(report, out):  # type: ignore[no-untyped-def]
 @_model_options
 @click.option("--max-tokens", default=None, type=click.IntRange(min=1), help="Max new tokens per answer [default: RAG's].")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Ask only N questions (answerable and not, mixed).")
+@click.option("--reader", default="auto", show_default=True, type=click.Choice(["auto", "model", "extract"]),
+              help="Who writes the answers (RAG(reader=...)): extract copies the best source sentence, model is the LLM.")
 @click.option("--out", default=None, type=click.Path(dir_okay=False), help="Write the JSON report (metrics + one row per question).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def eval_rag(docs, qa, k, retriever, db, model, adapter, no_adapter, max_tokens, limit, out, quiet):  # type: ignore[no-untyped-def]
+def eval_rag(docs, qa, k, retriever, db, model, adapter, no_adapter, max_tokens, limit, reader, out, quiet):  # type: ignore[no-untyped-def]
     """Evaluate a RAG chatbot over the documents of DOCS on the questions of QA (JSONL).
 
     Each QA line: {"question": ..., "answer": "span in the document", "source": "file.md"}
@@ -131,6 +133,7 @@ def eval_rag(docs, qa, k, retriever, db, model, adapter, no_adapter, max_tokens,
     try:
         llm = _load_model(model, adapter, no_adapter)
         options = {"max_tokens": max_tokens} if max_tokens else {}
+        options["reader"] = reader
         report = evaluate_rag(docs, qa, llm, k=k, store_dir=db, retriever=retriever, limit=limit, report=out,
                               progress=not quiet, **options)
     except AugmentError as e:

@@ -80,7 +80,11 @@ def test_collection_delegates_to_rag(use_llm, monkeypatch):
     monkeypatch.setitem(sys.modules, "augment.cli._rag_chat", fake)
     runner = CliRunner()
     assert runner.invoke(main, ["ask", "Q?", "--collection", "docs", "--db", "d", "--max-tokens", "9"]).exit_code == 0
-    assert runner.invoke(main, ["chat", "--collection", "docs", "--chroma-url", "http://x"]).exit_code == 0
-    assert calls[0] == ("ask", llm, "Q?", {"collection": "docs", "db": "d", "chroma_url": None, "max_tokens": 9})
+    assert runner.invoke(main, ["chat", "--collection", "docs", "--chroma-url", "http://x",
+                                "--reader", "model"]).exit_code == 0
+    assert calls[0] == ("ask", llm, "Q?", {"collection": "docs", "db": "d", "chroma_url": None, "max_tokens": 9,
+                                           "reader": "auto"})
     assert calls[1] == ("chat", llm, {"collection": "docs", "db": None, "chroma_url": "http://x", "max_tokens": 256,
-                        "session": None})
+                        "session": None, "reader": "model"})
+    bad = runner.invoke(main, ["ask", "Q?", "--collection", "docs", "--reader", "quote"])
+    assert bad.exit_code == 2 and "'quote' is not one of 'auto', 'model', 'extract'" in bad.output
