@@ -175,7 +175,8 @@ class RAGAnswer:
     rewrite_prompt: str | None = None
     raw_answer: str = ""
     completion: Completion | None = None
-    #: who wrote the answer: "model" (the LLM) or "extract" (:class:`~augment.rag_reader.ExtractiveReader`)
+    #: who wrote the answer: "model" (the LLM), "extract" (:class:`~augment.rag_reader.ExtractiveReader`)
+    #: or "none" (retrieval found nothing, so neither was asked)
     reader: str = "model"
     #: the extractive reader's pick, ranking and reason (``reader == "extract"``)
     extract: Extract | None = None
@@ -384,7 +385,7 @@ class RAG:
 
     def _abstain(self, question: str, query: str, rewrite_prompt: str | None) -> RAGAnswer:
         return RAGAnswer(answer=self.no_answer, question=question, query=query, abstained=True,
-                         rewrite_prompt=rewrite_prompt, raw_answer=self.no_answer)
+                         rewrite_prompt=rewrite_prompt, raw_answer=self.no_answer, reader="none")
 
     # ---- public API -----------------------------------------------------
     def chat(self, messages: Any) -> RAGAnswer:

@@ -2,9 +2,11 @@
 
 1. ingest examples/docs/*.md into a persistent Chroma collection (".augment/chroma",
    or $AUGMENT_CHROMA_DIR); a second run finds every file unchanged and embeds nothing;
-2. answer two questions with the default model (SmolLM2-135M-Instruct) over a
-   hybrid (dense + BM25) retriever, printing each answer, the sentences no cited
-   source supports, and the cited sources with their scores;
+2. answer two questions over a hybrid (dense + BM25) retriever, printing each
+   answer, who wrote it, the sentences no cited source supports, and the cited
+   sources with their scores; with the default model (SmolLM2-135M-Instruct) the
+   answer is the source sentence that answers it, copied with its citation, or
+   "I don't know" and why (RAG(reader="model") lets the model write instead);
 3. ask an off-topic question: retrieval finds nothing, so it says it does not
    know without calling the model.
 
@@ -47,7 +49,7 @@ def main(questions: list[str] | None = None, db: str | Path | None = None) -> li
         t0 = time.perf_counter()
         answer = rag.ask(question)
         print(f"\nQ: {question}  ({time.perf_counter() - t0:.1f} s)")
-        print(f"A: {answer.answer}")
+        print(f"A ({answer.reader}): {answer.answer}")
         for sentence in answer.unsupported:
             print(f"  ! not supported by the cited sources: {sentence}")
         if answer.citations:

@@ -80,7 +80,7 @@ def test_uncited_supported_sentence_gets_an_inferred_citation():
 def test_abstains_without_calling_the_llm():
     llm = FakeLLM([])  # any call would raise ScriptExhaustedError
     answer = RAG(llm, ListRetriever([])).ask("What is the capital of Mars?")
-    assert answer.abstained and answer.answer == NO_ANSWER and answer.sources == [] and llm.calls == []
+    assert answer.abstained and answer.answer == NO_ANSWER and answer.sources == [] and llm.calls == [] and answer.reader == "none"
     low = [ScoredDocument(SOURCES[0], 0.1)]
     custom = RAG(llm, ListRetriever(low), score_threshold=0.5, no_answer="No idea.").ask("Who won in 1998?")
     assert custom.answer == "No idea." and custom.abstained and llm.calls == []
