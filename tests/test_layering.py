@@ -7,7 +7,7 @@ ones live). Layers, lowest first:
     0 base      types, errors, tracing, paths, _lazy (and the package's lazy __init__)
     1 llm       augment.llm
     2 blocks    prompts, tools, retrieval, sessions
-    3 compose   rag, agent, guard, rag_checks, feedback
+    3 compose   rag, agent, guard, rag_checks, rag_reader, feedback
     4 train     finetune, eval
     5 faces     cli, langchain, serve, mcp_server, __main__
 
@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     "augment.sessions": 2,
     "augment.rag": 3,
     "augment.rag_checks": 3,
+    "augment.rag_reader": 3,
     "augment.agent": 3,
     "augment.guard": 3,
     "augment.feedback": 3,

@@ -205,13 +205,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--max-tokens", type=int, default=96)
     p.add_argument("--max-minutes", type=float, default=None, help="per row: start no new item after this long")
     p.add_argument("--dtype", default=None, help="model dtype for load_llm (default: its choice)")
+    p.add_argument("--adapter", default=None, metavar="DIR",
+                   help="a LoRA folder to use as augment's adapter instead of the shipped one (a candidate)")
     p.add_argument("--model", default=None,
                    help="a load_llm spec instead of the default model (e.g. 'llamacpp': the same GGUF on llama.cpp)")
     p.add_argument("--out", default=None, help="folder for the JSON reports (one per row, with every trace)")
     args = p.parse_args(argv)
 
     n_tasks = len(load_agent_tasks(args.tasks, limit=args.limit))
-    llm = load_default(args.dtype, args.model)
+    llm = load_default(args.dtype, args.model, args.adapter)
     print(f"{n_tasks} tasks from {args.tasks}, max_steps={args.max_steps}, max_tokens={args.max_tokens}", flush=True)
     print(f"model: {llm.model_name} ({dtype_of(llm)}), adapter: {adapter_of(llm)}; CPU: {cpu_model()}", flush=True)
     rows: dict[str, Any] = {"default": run_row(llm, "default", args)}

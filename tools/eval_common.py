@@ -39,12 +39,18 @@ def adapter_of(llm: Any) -> str | None:
     return ", ".join(map(str, names)) if names else None
 
 
-def load_default(dtype: str | None = None, model: str | None = None) -> Any:
-    """``load_llm()`` (or ``load_llm(model)``, e.g. ``"llamacpp"`` for the default GGUF on llama.cpp)."""
+def load_default(dtype: str | None = None, model: str | None = None, adapter: str | None = None) -> Any:
+    """``load_llm()`` (or ``load_llm(model)``, e.g. ``"llamacpp"`` for the default GGUF on llama.cpp);
+    ``adapter``: a LoRA folder loaded as augment's adapter instead of the shipped one (a candidate
+    adapter is measured exactly as the shipped one would be)."""
+    from augment.llm.defaults import DEFAULT_ADAPTER_NAME
     from augment.llm.loader import load_llm
 
     args = (model,) if model else ()
-    return load_llm(*args, dtype=dtype) if dtype else load_llm(*args)
+    kwargs: dict[str, Any] = {"dtype": dtype} if dtype else {}
+    if adapter:
+        kwargs["adapter"] = {DEFAULT_ADAPTER_NAME: adapter}
+    return load_llm(*args, **kwargs)
 
 
 def load_without_adapter(default: Any, dtype: str | None = None) -> tuple[Any | None, str]:

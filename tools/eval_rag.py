@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--reader", default=None, choices=("auto", "model", "extract"),
                    help="RAG(reader=...): who writes the answers (default: RAG's, 'auto')")
     p.add_argument("--dtype", default=None, help="model dtype for load_llm (default: its choice)")
+    p.add_argument("--adapter", default=None, metavar="DIR",
+                   help="a LoRA folder to use as augment's adapter instead of the shipped one (a candidate)")
     p.add_argument("--model", default=None,
                    help="a load_llm spec instead of the default model (e.g. 'llamacpp': the same GGUF on llama.cpp)")
     p.add_argument("--out", default=None, help="folder for the JSON reports (one per row, one line per question)")
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     from augment.retrieval.embeddings import Embedder
 
-    llm = load_default(args.dtype, args.model)
+    llm = load_default(args.dtype, args.model, args.adapter)
     print(f"docs: {args.docs}, questions: {args.qa}, k={args.k}, limit={args.limit}", flush=True)
     print(f"model: {llm.model_name} ({dtype_of(llm)}), adapter: {adapter_of(llm)}; CPU: {cpu_model()}", flush=True)
     store = tempfile.mkdtemp(prefix="augment-eval-rag-")

@@ -197,9 +197,7 @@ def ep_weather(rng: random.Random) -> Episode:
     return Episode("lookup", task, [tool]).call(name, args, obs).answer(f"In {city} it is {temp} degrees {unit or 'celsius'} and {sky}.")
 
 
-def ep_table(rng: random.Random) -> Episode:
-    """A generic record lookup: a fictional entity, one attribute asked."""
-    fam = rng.choice([
+TABLES = [  # (base name, description, argument, entity maker, [(attribute, value maker, question, answer)])
         ("get_company_info", "Look up facts about a company: founding year, headquarters, employees.", "company",
          lambda r: f"{fname(r)} {r.choice(['Labs', 'Systems', 'Foods', 'Motors', 'Textiles'])}",
          [("founded", lambda r: str(r.randint(1890, 2020)), "When was {x} founded?", "{x} was founded in {v}."),
@@ -223,10 +221,21 @@ def ep_table(rng: random.Random) -> Episode:
           ("in_stock", lambda r: str(r.randint(0, 400)), "How many {x}s are in stock?", "There are {v} in stock.")]),
         ("city_population", "Get the population of a town in the regional register.", "town", lambda r: fname(r) + "ville",
          [("population", lambda r: str(r.randint(800, 2_000_000)), "How many people live in {x}?", "{x} has {v} inhabitants.")]),
-    ])
-    base, desc, arg, make, attrs = fam
+]
+
+
+def table_tool(rng: random.Random, fam: tuple[Any, ...]) -> dict[str, Any]:
+    base, desc, arg = fam[:3]
     name = base if rng.random() < 0.6 else rng.choice(["lookup_" + arg, "find_" + arg, base.replace("get_", "fetch_")])
-    tool = spec(name, desc, [(arg, S(f"the {arg} to look up"), True)])
+    return spec(name, desc, [(arg, S(f"the {arg} to look up"), True)])
+
+
+def ep_table(rng: random.Random) -> Episode:
+    """A generic record lookup: a fictional entity, one attribute asked."""
+    fam = rng.choice(TABLES)
+    _, _, arg, make, attrs = fam
+    tool = table_tool(rng, fam)
+    name = tool["function"]["name"]
     x = make(rng)
     record = {key: gen(rng) for key, gen, _, _ in attrs}
     key, _, q, a = rng.choice(attrs)
@@ -241,13 +250,17 @@ LONG = {"mm": "millimetres", "cm": "centimetres", "m": "metres", "km": "kilometr
         "mi": "miles", "g": "grams", "kg": "kilograms", "lb": "pounds", "oz": "ounces"}
 
 
+def convert_tool(rng: random.Random, units: list[str]) -> dict[str, Any]:
+    return spec(rng.choice(["convert", "unit_converter", "convert_measure"]), "Convert a quantity between units of length or mass.", [
+        ("value", N("the amount to convert"), True), ("from_unit", E(units, "unit of the value"), True),
+        ("to_unit", E(units, "unit to convert to"), True)])
+
+
 def ep_convert(rng: random.Random) -> Episode:
     table = rng.choice([LENGTH, MASS])
     units = list(table)
-    name = rng.choice(["convert", "unit_converter", "convert_measure"])
-    tool = spec(name, "Convert a quantity between units of length or mass.", [
-        ("value", N("the amount to convert"), True), ("from_unit", E(units, "unit of the value"), True),
-        ("to_unit", E(units, "unit to convert to"), True)])
+    tool = convert_tool(rng, units)
+    name = tool["function"]["name"]
     src, dst = rng.sample(units, 2)
     value = rng.choice([rng.randint(1, 500), round(rng.uniform(0.5, 99), 1)])
     result = format_number(round(value * table[src] / table[dst], 4))
@@ -553,11 +566,25 @@ DISTRACTORS = [BUILTIN["calculator"], BUILTIN["python"], BUILTIN["now"], BUILTIN
                                                                 ("shuffle", {"type": "boolean", "description": "shuffle the queue"}, False)])]
 
 
-def tool_set(rng: random.Random, needed: list[Any]) -> list[dict[str, Any]]:
+def near_distractor(rng: random.Random) -> dict[str, Any]:
+    """A record lookup or a unit converter: tools that look useful for many requests."""
+    if rng.random() < 0.6:
+        return table_tool(rng, rng.choice(TABLES))
+    return convert_tool(rng, list(rng.choice([LENGTH, MASS])))
+
+
+def tool_set(rng: random.Random, needed: list[Any], near: float = 0.0) -> list[dict[str, Any]]:
+    """The tools on offer: the needed ones, 1-3 distractors, and with probability ``near`` a lookup or
+    converter that is not the tool to call (so the model learns to read what each tool is for)."""
     tools = [BUILTIN[t] if isinstance(t, str) else t for t in needed]
     names = {t["function"]["name"] for t in tools}
     pool = [d for d in DISTRACTORS if d["function"]["name"] not in names]
     extra = rng.sample(pool, k=min(len(pool), rng.choice([1, 1, 2, 2, 3])))
+    if near and rng.random() < near:
+        other = near_distractor(rng)
+        if other["function"]["name"] not in names and all(other["function"]["description"] != t["function"]["description"]
+                                                          for t in tools):
+            extra = extra[:-1] + [other]
     tools += extra
     rng.shuffle(tools)
     return tools
@@ -596,6 +623,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--exclude", type=Path, action="append", default=[], help="another task file to keep out")
+    ap.add_argument("--near-distractors", type=float, default=0.0, metavar="P",
+                    help="offer a lookup or converter that is not the tool to call in this share of episodes")
     ap.add_argument("--focus", default=None, help="weights per kind, e.g. chain=4,no_tool=2 (others keep theirs)")
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
@@ -612,7 +641,7 @@ def main(argv: list[str] | None = None) -> None:
         if key in seen and ep.kind != "no_tool":
             continue
         seen.add(key + str(len(seen)) if ep.kind == "no_tool" else key)
-        rows.append(record(ep, tool_set(rng, ep.tools)))
+        rows.append(record(ep, tool_set(rng, ep.tools, args.near_distractors)))
     kinds = write_records(rows, args.out)
     # the closest held-out task by word overlap, to show how far the training set stays from the evaluation
     train_tasks = {normalise(r["messages"][1]["content"]) for r in rows}

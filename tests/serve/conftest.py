@@ -20,7 +20,9 @@ def rag_server(default_llm, default_embedder, tmp_path_factory):
 
     store = ChromaStore("samples", path=tmp_path_factory.mktemp("chroma"), embedder=default_embedder)
     ingest([ROOT / "examples" / "docs"], store, glob="*.md", ignore=("README.md",), progress=False)
-    rag = RAG(default_llm, hybrid_retriever(store, k=3), k=3, max_tokens=32)
+    # reader="model": these tests check that the model's tokens stream to the client (and to the page);
+    # the default model's RAG would otherwise extract its answer, which arrives in one piece
+    rag = RAG(default_llm, hybrid_retriever(store, k=3), k=3, max_tokens=32, reader="model")
     feedback = tmp_path_factory.mktemp("feedback") / "fb.jsonl"
     with make_server(default_llm, port=0, rag=rag, feedback=feedback) as s:
         yield s
