@@ -41,11 +41,12 @@ test: setup
 	$(PY) -m pytest -q -ra
 
 # augment's own adapter for the default model (tool calls + grounded answers): data, training, shipping.
-# 100 steps: about 22 min on 2 CPU cores with AMX (bf16 autocast), about an hour in float32 on a CPU
-# without native bf16; the result goes to augment/llm/default_adapter/.
+# 100 steps: about 22 min on 2 CPU cores with native bf16 (AMX or AVX512-BF16, bf16 autocast), about an
+# hour in float32 on a CPU without it; the result goes to augment/llm/default_adapter/.
 ADAPTER_OUT ?= build/adapter
 adapter: setup
-	$(PY) tools/make_tool_data.py --episodes 600
+	$(PY) tools/make_tool_data.py --episodes 600 --near-distractors 0.5 \
+		--exclude tests/data/agent_custom/tasks.jsonl --exclude tests/data/agent_fresh/tasks.jsonl
 	$(PY) tools/make_rag_data.py --records 240 --drop-eval-spans
 	mkdir -p build && cat tools/tuning_data/tool_use.jsonl tools/tuning_data/grounded.jsonl > build/adapter_train.jsonl
 	$(PY) -m augment finetune --task chat --method lora --data build/adapter_train.jsonl --out $(ADAPTER_OUT) \
