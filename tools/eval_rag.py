@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 from eval_common import adapter_of, cpu_model, dtype_of, load_default, load_without_adapter, pct  # noqa: E402
 
 from augment.eval.rag_eval import evaluate_rag  # noqa: E402
+from augment.rag import READERS  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "rag_eval"
 
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                    help="RAG's abstain_threshold: a probability, or 'off' (the default)")
     p.add_argument("--no-answer-type", action="store_true",
                    help="RAG(check_answer_type=False): keep answers that lack the kind of fact the question asks for")
-    p.add_argument("--reader", default=None, choices=("auto", "model", "extract"),
+    p.add_argument("--reader", default=None, choices=READERS,
                    help="RAG(reader=...): who writes the answers (default: RAG's, 'auto')")
     p.add_argument("--dtype", default=None, help="model dtype for load_llm (default: its choice)")
     p.add_argument("--adapter", default=None, metavar="DIR",

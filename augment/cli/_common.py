@@ -12,7 +12,7 @@ import click
 
 from augment.errors import AugmentError
 
-__all__ = ["MODEL_HELP", "model_option", "load_llm", "store_options", "open_store", "fail"]
+__all__ = ["MODEL_HELP", "model_option", "reader_option", "load_llm", "store_options", "open_store", "fail"]
 
 MODEL_HELP = "Model spec: a folder, a .gguf file, hf:ORG/NAME or openai:MODEL (default: embedded SmolLM2)."
 
@@ -20,6 +20,17 @@ MODEL_HELP = "Model spec: a folder, a .gguf file, hf:ORG/NAME or openai:MODEL (d
 def model_option(f: Callable[..., Any]) -> Callable[..., Any]:
     """The ``--model`` / ``-m`` option, the same for every command."""
     return click.option("--model", "-m", default=None, help=MODEL_HELP)(f)
+
+
+#: RAG's readers (augment.rag.READERS, repeated here so that parsing options imports no model code)
+READERS = ("auto", "model", "extract")
+
+
+def reader_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``--reader`` option of the RAG commands (``RAG(reader=...)``), the same for every command."""
+    return click.option("--reader", default="auto", show_default=True, type=click.Choice(READERS),
+                        help="Who writes RAG answers. extract: the best source sentence, copied and cited; "
+                             "model: the LLM; auto: extract on the embedded default model, the LLM otherwise.")(f)
 
 
 def load_llm(spec: str | None = None, **kwargs: Any) -> Any:

@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from augment.cli._common import fail, load_llm, model_option, store_options
+from augment.cli._common import fail, load_llm, model_option, reader_option, store_options
 
 __all__ = ["chat", "ask", "run_chat"]
 
@@ -52,9 +52,7 @@ def guarded(llm: Any, policy: str | None) -> Any:
 @click.argument("question")
 @_model_options
 @click.option("--system", default=None, help="A system message to prepend.")
-@click.option("--reader", default="auto", show_default=True, type=click.Choice(["auto", "model", "extract"]),
-              help="With --collection: who writes the answer. extract: the best source sentence, copied and cited; "
-                   "model: the LLM; auto: extract on the embedded default model, the LLM otherwise.")
+@reader_option
 def ask(question: str, model: str | None, max_tokens: int, collection: str | None, db: str | None,
         chroma_url: str | None, guard_policy: str | None, system: str | None, reader: str = "auto") -> None:
     """Ask one QUESTION and print the answer."""
@@ -77,9 +75,7 @@ def ask(question: str, model: str | None, max_tokens: int, collection: str | Non
 @click.option("--system", default=None, help="A system message kept at the top of the conversation.")
 @click.option("--stats/--no-stats", default=False, help="Print tokens/s after each answer.")
 @click.option("--session", default=None, help="Keep the conversation in this named session (resumed when it exists).")
-@click.option("--reader", default="auto", show_default=True, type=click.Choice(["auto", "model", "extract"]),
-              help="With --collection: who writes the answer. extract: the best source sentence, copied and cited; "
-                   "model: the LLM; auto: extract on the embedded default model, the LLM otherwise.")
+@reader_option
 def chat(model: str | None, max_tokens: int, collection: str | None, db: str | None, chroma_url: str | None,
          guard_policy: str | None, system: str | None, stats: bool, session: str | None = None,
          reader: str = "auto") -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from augment.cli._common import model_option
+from augment.cli._common import model_option, reader_option
 from augment.errors import AugmentError
 
 __all__ = ["eval_cmd"]
@@ -117,8 +117,7 @@ def _finish(report, out):  # type: ignore[no-untyped-def]
 @_model_options
 @click.option("--max-tokens", default=None, type=click.IntRange(min=1), help="Max new tokens per answer [default: RAG's].")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Ask only N questions (answerable and not, mixed).")
-@click.option("--reader", default="auto", show_default=True, type=click.Choice(["auto", "model", "extract"]),
-              help="Who writes the answers (RAG(reader=...)): extract copies the best source sentence, model is the LLM.")
+@reader_option
 @click.option("--out", default=None, type=click.Path(dir_okay=False), help="Write the JSON report (metrics + one row per question).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def eval_rag(docs, qa, k, retriever, db, model, adapter, no_adapter, max_tokens, limit, reader, out, quiet):  # type: ignore[no-untyped-def]

@@ -88,3 +88,7 @@ def test_collection_delegates_to_rag(use_llm, monkeypatch):
                         "session": None, "reader": "model"})
     bad = runner.invoke(main, ["ask", "Q?", "--collection", "docs", "--reader", "quote"])
     assert bad.exit_code == 2 and "'quote' is not one of 'auto', 'model', 'extract'" in bad.output
+    from augment.cli._common import READERS
+    from augment.rag import READERS as RAG_READERS
+
+    assert READERS == RAG_READERS  # the CLI's copy (kept so that parsing options imports no model code)
