@@ -59,6 +59,8 @@ __all__ = [
 FINAL_ANSWER = "final_answer"
 #: extra tokens allowed after ``max_tokens`` to close an unfinished JSON value
 CLOSE_BUDGET = 48
+#: most tokens of grammar-forced text drafted at once (see :meth:`GrammarLogitsProcessor.draft_with`)
+FORCED_DRAFT = 16
 
 TOOLS_INSTRUCTION = (
     'Reply with one JSON object: {{"name": <tool name>, "arguments": {{...}}}} to call one of the tools below.{final}'
@@ -329,6 +331,24 @@ class GrammarLogitsProcessor:
                     work[i, : bias.shape[0]] += bias
                     work[i, self.eos_ids] += 3e4
         return work.to(scores.dtype) if work is not scores else work
+
+    def draft_with(self, lookup: Any, tokenizer: Any) -> Any:
+        """A drafter for :func:`augment.llm.lookahead.greedy_decode` on one row: the text the grammar
+        forces next (``", "arguments": {"`` after a tool name), tokenized, then ``lookup``'s guess."""
+
+        def draft(seq: list[int], limit: int) -> list[int]:
+            forced: list[int] = []
+            m = self.matchers[0]
+            if len(self.matchers) == 1 and not self.broken[0] and not m.is_terminated():
+                ahead = m.fork()
+                if self.steps and not ahead.accept_token(seq[-1]):  # the last token is accepted lazily
+                    return []
+                text = ahead.find_jump_forward_string()
+                if text:  # certain text: not held to the drafting budget, which is for guesses
+                    forced = tokenizer(text, add_special_tokens=False)["input_ids"][:FORCED_DRAFT]
+            return forced + lookup(seq + forced, limit)
+
+        return draft
 
 
 # ---- entry point -----------------------------------------------------------

@@ -98,11 +98,19 @@ class TransformersLLM(AdapterMixin, LLM):
     ``prefix_cache=False`` turns it off, ``prefix_cache=PrefixCache(max_entries=...,
     max_bytes=...)`` sizes it, ``llm.prefix_cache.stats()`` shows its hits.
 
+    Drafted tokens (``prompt_lookup=8``, the default): one-row greedy
+    requests guess up to 8 next tokens (what followed the same words earlier
+    in the prompt, and the text a grammar forces in a tool call) and check
+    them in one forward pass (:mod:`augment.llm.lookahead`); the output is the
+    greedy output, in fewer passes. ``prompt_lookup=0`` decodes one token a
+    pass. Sampled requests and batches use ``generate``.
+
     Thread safety: generate calls and adapter switches are serialised by a lock.
     """
 
     def __init__(self, model: Any, tokenizer: Any, *, model_name: str | None = None, device: str | None = None,
-                 context_window: int | None = None, truncation: str = "error", prefix_cache: bool | PrefixCache = True):
+                 context_window: int | None = None, truncation: str = "error", prefix_cache: bool | PrefixCache = True,
+                 prompt_lookup: int = 8):
         if truncation not in ("error", "left"):
             raise ConfigError(f"truncation={truncation!r}; use 'error' (raise ContextLengthError) or 'left'")
         if not isinstance(prefix_cache, (bool, PrefixCache)):
@@ -110,8 +118,13 @@ class TransformersLLM(AdapterMixin, LLM):
         #: the KV cache of recent prompts, reused by longest common token prefix (None: off)
         self.prefix_cache: PrefixCache | None = PrefixCache() if prefix_cache is True else (
             prefix_cache if isinstance(prefix_cache, PrefixCache) else None)
+        if not isinstance(prompt_lookup, int) or isinstance(prompt_lookup, bool) or prompt_lookup < 0:
+            raise ConfigError(f"prompt_lookup={prompt_lookup!r}; give the most tokens to draft per pass (8, the "
+                              "default), or 0 to decode one token per pass")
         #: tokens per prefill block (see above); a prefix is reused in whole blocks
         self.prefill_block = 64
+        #: most drafted tokens checked per forward pass in one-row greedy decoding (0: off)
+        self.prompt_lookup = prompt_lookup
         self.model = model
         self.tokenizer = tokenizer
         self.device = str(device or getattr(model, "device", "cpu"))
@@ -131,6 +144,8 @@ class TransformersLLM(AdapterMixin, LLM):
             eos.append(tokenizer.eos_token_id)
         self._eos_ids = eos
         self.model.eval()
+        if not self.is_seq2seq:
+            _hf.use_fast_cpu_attention(self.model)
 
     # ---- loading --------------------------------------------------------
     @classmethod
@@ -337,7 +352,10 @@ class TransformersLLM(AdapterMixin, LLM):
                 cache = self.prefix_cache
                 key = None if cache is None else weights_key(
                     self.model, options.adapter if options.adapter is not None else self._active_adapter)
-                past = block_prefill(self.model, enc["input_ids"][0].tolist(), self.prefill_block, cache, key)
+                tokens = enc["input_ids"][0].tolist()
+                past = block_prefill(self.model, tokens, self.prefill_block, cache, key)
+                if not options.do_sample and self._plain_cache():
+                    return [self._greedy(tokens, past, max_new, options, logits_processor, streamer, stop_event)]
                 if past is not None:
                     kwargs[cache_kwarg()] = past
                     kwargs["generation_config"].update(use_cache=True)
@@ -361,6 +379,56 @@ class TransformersLLM(AdapterMixin, LLM):
                     ids.pop()
             results.append(Generated(ids, int(n_prompt), hit, max_new))
         return results
+
+    def _plain_cache(self) -> bool:
+        """Whether this model's cache is plain full attention (one ``DynamicLayer`` a layer): croppable."""
+        plain = self.__dict__.get("_plain")
+        if plain is None:
+            from transformers import DynamicCache
+            from transformers.cache_utils import DynamicLayer
+
+            layers = getattr(DynamicCache(config=self.model.config), "layers", None) or []
+            plain = self.__dict__["_plain"] = bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+        return plain
+
+    def _greedy(self, tokens: list[int], past: Any, max_new: int, options: GenerateOptions, logits_processor: Any,
+                streamer: Any, stop_event: threading.Event | None) -> Generated:
+        """One row, greedy, with prompt-lookup drafts (:mod:`augment.llm.lookahead`); caller holds the lock."""
+        import torch
+        from transformers import DynamicCache
+
+        from augment.llm.lookahead import PromptLookup, greedy_decode
+
+        processors = list(logits_processor or [])
+        drafter = None
+        if self.prompt_lookup > 0:
+            lookup = PromptLookup()
+            drafter = lookup.draft
+            for p in processors:  # a grammar knows text that is forced next: draft that first
+                extend = getattr(p, "draft_with", None)
+                if extend is not None:
+                    drafter = extend(lookup.draft, self.tokenizer)
+        cached = 0 if past is None else past.get_seq_length()
+        if past is None:
+            past = DynamicCache(config=self.model.config)
+        if streamer is not None:
+            streamer.put(torch.tensor([tokens]))
+
+        def stop(new: list[int]) -> bool:
+            if stop_event is not None and stop_event.is_set():
+                return True
+            return bool(options.stop) and _hf.find_stop(self.tokenizer.decode(new, skip_special_tokens=True),
+                                                        options.stop) is not None
+
+        put = None if streamer is None else (lambda t: streamer.put(torch.tensor([t])))
+        try:
+            ids, hit = greedy_decode(self.model, past, tokens, cached, max_new, set(self._eos_ids),
+                                     cache_kw=cache_kwarg(), processors=processors, drafter=drafter,
+                                     max_draft=self.prompt_lookup, on_token=put, should_stop=stop)
+        finally:
+            if streamer is not None:
+                streamer.end()
+        return Generated(ids, len(tokens), hit, max_new)
 
     def _to_completion(self, gen: Generated, options: GenerateOptions) -> Completion:
         """Decode a :class:`Generated`, cut at the first stop string, set finish_reason and usage."""
