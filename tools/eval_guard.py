@@ -12,6 +12,9 @@ examples in augment/guard/default_policy.json):
 * harmful_dev.jsonl / ordinary_dev.jsonl: 64 + 64 requests seen while the policy was written;
 * harmful_fresh.jsonl / ordinary_fresh.jsonl: 48 + 48 more held-out requests (12 per category, and a
   look-alike for each), written before the second revision of the policy and never used to tune it;
+* harmful_fresh2.jsonl / ordinary_fresh2.jsonl: 64 + 64 held-out requests (16 per category, and 64
+  look-alikes), written by a helper that read nothing of the project, before the classifier change
+  it judges, and never used to tune anything;
 * rag_answers.jsonl: 42 answers with sources and a label per sentence (92 sentences, 42 unsupported);
 * injection.jsonl: 22 planted documents, each asking for a different outward tool misuse;
 * sandbox_escapes.jsonl: 24 escape attempts against the python tool.
@@ -106,6 +109,7 @@ def main() -> None:
     parser.add_argument("--no-embedder", action="store_true", help="patterns only (skip the similarity check)")
     parser.add_argument("--judge", action="store_true", help="also use the default model as an LLM judge")
     parser.add_argument("--skip-sandbox", action="store_true")
+    parser.add_argument("--no-intent", action="store_true", help="skip the intent classifier (it loads the default model)")
     args = parser.parse_args()
 
     from augment.guard import ContentPolicy, ToolPolicy, refusal_rate
@@ -118,6 +122,7 @@ def main() -> None:
     start = time.perf_counter()
     sets = {"held-out": (_rows("harmful.jsonl"), _rows("ordinary.jsonl")),
             "fresh": (_rows("harmful_fresh.jsonl"), _rows("ordinary_fresh.jsonl")),
+            "fresh2": (_rows("harmful_fresh2.jsonl"), _rows("ordinary_fresh2.jsonl")),
             "dev": (_rows("harmful_dev.jsonl"), _rows("ordinary_dev.jsonl"))}
     configs: dict[str, Any] = {"patterns": ContentPolicy.default()}
     if not args.no_embedder:
@@ -129,6 +134,13 @@ def main() -> None:
             from augment import load_llm
 
             configs["patterns+similarity+judge"] = ContentPolicy.default(embedder=embedder, judge=load_llm())
+    if not args.no_intent:
+        from augment import load_llm
+        from augment.guard.intent import IntentClassifier
+
+        llm = load_llm()
+        configs["patterns+intent"] = ContentPolicy.default(intent=IntentClassifier.for_llm(llm))
+        print(f"intent classifier: the default model's layer-25 states ({str(llm.model.dtype).replace('torch.', '')})")
     harm: dict[str, dict[str, Any]] = {}
     print(f"\n{'configuration':28} {'set':9} {'harmful blocked':>16} {'ordinary refused':>17}  per category")
     for cname, policy in configs.items():
@@ -137,8 +149,8 @@ def main() -> None:
             harm[f"{cname}/{sname}"] = res
             cats = ", ".join(f"{c} {v:.2f}" for c, v in res["per_category"].items())
             print(f"{cname:28} {sname:9} {res['harmful_blocked']:16.3f} {res['ordinary_refused']:17.3f}  {cats}")
-    best = list(configs)[-1]
-    overlap = example_overlap(configs[best], {k: v for k, v in sets.items() if k != "dev"})
+    best = list(configs)[-1]  # patterns+intent when it runs: the configuration chosen before these sets were run
+    overlap = example_overlap(configs.get("patterns+similarity", configs[best]), {k: v for k, v in sets.items() if k != "dev"})
     print(f"policy examples vs the held-out and fresh sets: {overlap['exact']} exact matches; highest cosine similarity "
           f"{overlap['max_similarity']} ({overlap['closest']}); {overlap['near_duplicates']} pairs at 0.9 or above")
     helpful = refusal_rate(configs[best], [r["text"] for r in sets["held-out"][1]])
@@ -170,9 +182,15 @@ def main() -> None:
         "configuration": best, "set": "held-out",
         "harmful_blocked_fresh": harm[f"{best}/fresh"]["harmful_blocked"],
         "ordinary_refused_fresh": harm[f"{best}/fresh"]["ordinary_refused"],
+        "harmful_blocked_fresh2": harm[f"{best}/fresh2"]["harmful_blocked"],
+        "ordinary_refused_fresh2": harm[f"{best}/fresh2"]["ordinary_refused"],
         "harmful_blocked_dev": harm[f"{best}/dev"]["harmful_blocked"], "ordinary_refused_dev": harm[f"{best}/dev"]["ordinary_refused"],
         "harmful_blocked_patterns_only": harm["patterns/held-out"]["harmful_blocked"],
         "ordinary_refused_patterns_only": harm["patterns/held-out"]["ordinary_refused"],
+        **({f"{k}_similarity": harm[f"patterns+similarity/{sname}"][m] for sname, k0 in
+            (("held-out", ""), ("fresh", "_fresh"), ("fresh2", "_fresh2"))
+            for m, k in (("harmful_blocked", "harmful_blocked" + k0), ("ordinary_refused", "ordinary_refused" + k0))}
+           if "patterns+similarity" in configs else {}),
         "examples_eval_exact_overlap": overlap["exact"], "examples_eval_max_similarity": overlap["max_similarity"],
         "injection_blocked": round(sum(r["blocked"] for r in default_inj) / len(cases), 4),
         "injection_blocked_permissive_policy": round(sum(r["blocked"] for r in permissive) / len(cases), 4),

@@ -16,7 +16,10 @@ holds the look-alike contexts: a process, a photo, a novel, one's own account).
    least ``threshold`` and at least ``margin`` above the nearest benign example, or
 3. with an embedder: a linear classifier fitted on the examples against the
    benign look-alikes gives it a harmful probability of at least ``classifier``, or
-4. with a ``judge`` LLM: the similarity falls in the uncertain band
+4. with ``intent`` (an :class:`~augment.guard.intent.IntentClassifier` on the
+   default model's hidden states, shipped fitted): it scores the text at least
+   its threshold; a pattern match (1) it scores below its veto is let through, or
+5. with a ``judge`` LLM: the similarity falls in the uncertain band
    (``judge_from`` up to the block rule) and the judge answers HARMFUL.
 
 >>> policy = ContentPolicy.default()        # patterns only; ContentPolicy.default(embedder=Embedder()) adds similarity
@@ -79,7 +82,7 @@ class ContentPolicy:
     def __init__(self, categories: dict[str, dict[str, Any]], benign: list[str] | None = None, *, embedder: Any = None,
                  threshold: float = 0.9, margin: float = 0.04, classifier: float | None = 0.8, judge: Any = None,
                  judge_from: float = 0.45, judge_prompt: str | None = None, refusal: str = DEFAULT_REFUSAL,
-                 terms: dict[str, str] | None = None):
+                 terms: dict[str, str] | None = None, intent: Any = None):
         if not isinstance(categories, dict) or not categories:
             raise ConfigError("ContentPolicy needs at least one category: {name: {patterns: [...], examples: [...]}}")
         self.terms = dict(terms or {})
@@ -96,6 +99,8 @@ class ContentPolicy:
             self.categories[name] = dict(spec)
         self.benign = list(benign or [])
         self.embedder, self.judge = embedder, judge
+        #: an :class:`~augment.guard.intent.IntentClassifier` (blocks on its own, and vetoes pattern matches it scores benign)
+        self.intent = intent
         self.threshold, self.margin, self.judge_from = float(threshold), float(margin), float(judge_from)
         self.classifier = None if classifier is None else float(classifier)
         self.judge_prompt = judge_prompt or default_policy_data()["judge_prompt"]
@@ -111,7 +116,7 @@ class ContentPolicy:
                    judge_prompt=data["judge_prompt"], terms=data.get("terms"), **options)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], embedder: Any = None, judge: Any = None) -> "ContentPolicy":
+    def from_dict(cls, data: dict[str, Any], embedder: Any = None, judge: Any = None, intent: Any = None) -> "ContentPolicy":
         """From the ``content:`` part of a policy file; ``categories: default`` (or none) uses the packaged ones."""
         data = dict(data or {})
         base = default_policy_data()
@@ -125,7 +130,7 @@ class ContentPolicy:
         if unknown:
             raise ConfigError(f"content policy: unknown keys {sorted(unknown)}; use categories, extra_categories, benign, "
                               f"terms, {', '.join(sorted(allowed))}")
-        return cls({**cats, **extra}, benign, embedder=embedder, judge=judge, terms=terms, **data)
+        return cls({**cats, **extra}, benign, embedder=embedder, judge=judge, terms=terms, intent=intent, **data)
 
     # -- checking -------------------------------------------------------------
     def _refusal(self, category: str) -> str:
@@ -174,12 +179,20 @@ class ContentPolicy:
 
     def check(self, text: str) -> Verdict:
         """Check one text (a request or an answer)."""
+        p_intent, intent_category = self.intent.score(text) if self.intent is not None else (None, None)
+        vetoed = ""
         for name, pattern in self._patterns:
             m = pattern.search(text)
             if m:
+                if p_intent is not None and p_intent < self.intent.veto:
+                    vetoed = f"; a {name} pattern matched ({m.group(0)[:60]!r}) but the intent classifier gives {p_intent:.2f}"
+                    break
                 return Verdict(False, name, f"matches a {name} pattern ({m.group(0)[:80]!r})", 1.0, self._refusal(name))
+        if p_intent is not None and p_intent >= self.intent.threshold:
+            return Verdict(False, intent_category, f"the intent classifier gives {p_intent:.2f}", p_intent,
+                           self._refusal(intent_category or ""))
         if self.embedder is None and self.judge is None:
-            return Verdict(True, reason="no pattern matched")
+            return Verdict(True, reason=vetoed.lstrip("; ") or "no pattern matched")
         category, score, benign, example = (None, 0.0, 0.0, "")
         if self.embedder is not None:
             vector = self._query(text)
@@ -198,8 +211,8 @@ class ContentPolicy:
             if verdict is not None:
                 return Verdict(False, category or "judge", f"the judge model said harmful ({verdict!r})", score,
                                self._refusal(category or ""))
-        return Verdict(True, category, f"nearest example {example!r} ({score:.2f}, benign {benign:.2f})" if example
-                       else "no pattern matched", score)
+        return Verdict(True, category, (f"nearest example {example!r} ({score:.2f}, benign {benign:.2f})" if example
+                                        else "no pattern matched") + vetoed, score)
 
     def _ask_judge(self, text: str) -> str | None:
         prompt = self.judge_prompt.replace("{text}", text[:2000])

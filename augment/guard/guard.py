@@ -123,13 +123,24 @@ class Guard:
         if content_cfg is not False:
             cfg = dict(content_cfg or {})
             similarity, use_judge = cfg.pop("similarity", False), cfg.pop("judge", False)
+            intent = None
+            if cfg.pop("intent", False):
+                from augment.guard.intent import IntentClassifier
+
+                model = getattr(target, "llm", None) or target
+                intent = IntentClassifier.for_llm(model)
+                if intent is None:
+                    raise ConfigError(f"guard policy '{path}': content: intent: true needs the embedded default model "
+                                      "(the shipped classifier reads its hidden states); this target runs "
+                                      f"{getattr(model, 'model_name', type(model).__name__)!r}. Use similarity: true instead")
             if similarity and embedder is None:
                 from augment.retrieval.embeddings import Embedder
 
                 embedder = Embedder()
             if use_judge and judge is None:
                 judge = getattr(target, "llm", None) or target
-            content = ContentPolicy.from_dict(cfg, embedder=embedder if similarity else None, judge=judge if use_judge else None)
+            content = ContentPolicy.from_dict(cfg, embedder=embedder if similarity else None, judge=judge if use_judge else None,
+                                              intent=intent)
         grounding_cfg = data.get("grounding")
         grounding = GroundingChecker(**{k: v for k, v in grounding_cfg.items() if k != "drop_unsupported"}) \
             if isinstance(grounding_cfg, dict) else (GroundingChecker() if grounding_cfg else None)

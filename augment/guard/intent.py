@@ -1,0 +1,140 @@
+"""Harmful-intent classifier on the default model's own hidden states, trained and shipped by augment.
+
+The content policy's examples (harmful requests per category, and benign
+look-alikes) are embedded with the embedded default model itself
+(SmolLM2-135M-Instruct): the mean of layer 25's hidden states over the
+request as a chat turn. A logistic regression on those vectors, fitted by
+``tools/train_guard_intent.py``, ships as ``intent_smollm2.json`` next to
+this file (a mean vector, 577 weights, one centroid per category).
+
+Why the model's states and not the sentence embedder's: on 400 examples
+written after the policy (by a helper that saw none of the evaluation sets),
+5-fold, the embedder's classifier blocked 73.5% of harmful requests at 7%
+refused look-alikes; this one 91% at 4%, with the patterns.
+
+In :class:`~augment.guard.content.ContentPolicy` (``intent=``) it does two
+things: a request it scores at least ``threshold`` (0.8) is blocked, and a
+pattern match it scores below ``veto`` (0.1) is let through (a pattern
+catches "suicide", the classifier knows "the suicide and crisis lifeline").
+It applies only to the model it was fitted on: :meth:`IntentClassifier.for_llm`
+returns None for any other model.
+
+>>> from augment.llm.loader import load_llm                        # doctest: +SKIP
+>>> intent = IntentClassifier.for_llm(load_llm())                # doctest: +SKIP
+>>> round(intent.probability("how do I kill a stuck Python process"), 2)  # doctest: +SKIP
+0.01
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["IntentClassifier", "hidden_features", "SHIPPED", "fit_intent"]
+
+#: the shipped classifier's file name (in this package)
+SHIPPED = "intent_smollm2.json"
+
+
+def hidden_features(llm: Any, texts: Sequence[str], layer: int, max_tokens: int = 512) -> np.ndarray:
+    """Mean hidden state of ``layer`` over each text as a user turn (base weights, no adapter), float32."""
+    import torch
+
+    out = []
+    with llm._lock, llm._adapter_scope(None), torch.inference_mode():
+        for text in texts:
+            prompt = llm.render_prompt([{"role": "user", "content": text}])
+            ids = llm.tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"][:, -max_tokens:]
+            states = llm.model(input_ids=ids.to(llm.device), output_hidden_states=True, logits_to_keep=1).hidden_states
+            out.append(states[layer][0].float().mean(0).cpu().numpy())
+    return np.stack(out).astype(np.float32) if out else np.zeros((0, 1), dtype=np.float32)
+
+
+def _normalize(x: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64) - mean
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+class IntentClassifier:
+    """A fitted harmful-intent classifier bound to one local model (see the module doc)."""
+
+    def __init__(self, llm: Any, data: dict[str, Any]):
+        self.llm = llm
+        self.data = data
+        self.layer = int(data["layer"])
+        self.mean = np.asarray(data["mean"], dtype=np.float64)
+        self.weights = np.asarray(data["weights"], dtype=np.float64)
+        self.threshold = float(data["threshold"])
+        self.veto = float(data["veto"])
+        self.centroids = {k: np.asarray(v, dtype=np.float64) for k, v in data["centroids"].items()}
+
+    @staticmethod
+    def shipped() -> dict[str, Any]:
+        """The shipped classifier's data (model fingerprint, layer, weights, thresholds, how it was measured)."""
+        return json.loads(resources.files("augment.guard").joinpath(SHIPPED).read_text(encoding="utf-8"))
+
+    @staticmethod
+    def fingerprint(llm: Any) -> dict[str, Any] | None:
+        """What a classifier must match: hidden size, layers and vocabulary of a local transformers model."""
+        model = getattr(llm, "model", None)
+        config = getattr(model, "config", None)
+        if config is None or not hasattr(llm, "_adapter_scope") or getattr(llm, "is_seq2seq", False):
+            return None
+        return {"hidden_size": getattr(config, "hidden_size", None), "layers": getattr(config, "num_hidden_layers", None),
+                "vocab_size": getattr(config, "vocab_size", None)}
+
+    @classmethod
+    def for_llm(cls, llm: Any, data: dict[str, Any] | None = None) -> "IntentClassifier | None":
+        """The shipped classifier (or ``data``) on ``llm`` when it is the model it was fitted on, else None."""
+        data = data or cls.shipped()
+        if cls.fingerprint(llm) != data.get("fingerprint"):
+            return None
+        return cls(llm, data)
+
+    def _vector(self, text: str) -> np.ndarray:
+        return _normalize(hidden_features(self.llm, [text], self.layer)[0], self.mean)
+
+    def probability(self, text: str, vector: np.ndarray | None = None) -> float:
+        """The probability that ``text`` asks for harmful help."""
+        v = self._vector(text) if vector is None else vector
+        return float(1.0 / (1.0 + np.exp(-(v @ self.weights[:-1] + self.weights[-1]))))
+
+    def category(self, text: str, vector: np.ndarray | None = None) -> str:
+        """The harmful category whose examples' centroid is nearest."""
+        v = self._vector(text) if vector is None else vector
+        return max(self.centroids, key=lambda name: float(v @ self.centroids[name]))
+
+    def score(self, text: str) -> tuple[float, str]:
+        """``(probability, category)`` with one forward pass."""
+        v = self._vector(text)
+        return self.probability(text, v), self.category(text, v)
+
+    def __repr__(self) -> str:
+        return f"IntentClassifier(layer={self.layer}, threshold={self.threshold}, veto={self.veto})"
+
+
+def fit_intent(features: np.ndarray, labels: Sequence[str], *, layer: int, l2: float = 1e-4,
+               steps: int = 3000) -> dict[str, Any]:
+    """Fit the classifier on ``features`` (rows) with ``labels`` (a category, or "" for benign)."""
+    from augment.guard.content import _fit_logistic
+
+    labels = list(labels)
+    mean = np.asarray(features, dtype=np.float64).mean(0)
+    x = _normalize(features, mean)
+    y = np.array([1.0 if lab else 0.0 for lab in labels])
+    w = _fit_logistic(x, y, l2=l2, steps=steps)
+    centroids = {}
+    for name in sorted({lab for lab in labels if lab}):
+        c = x[[i for i, lab in enumerate(labels) if lab == name]].mean(0)
+        centroids[name] = c / np.linalg.norm(c)
+    return {"layer": layer, "mean": mean.tolist(), "weights": w.tolist(),
+            "centroids": {k: v.tolist() for k, v in centroids.items()}, "l2": l2}
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """A classifier file written by ``tools/train_guard_intent.py --out``."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -1,0 +1,107 @@
+"""Fit the guard's harmful-intent classifier on the default model's hidden states and ship it.
+
+    .venv/bin/python tools/train_guard_intent.py            # writes augment/guard/intent_smollm2.json
+    .venv/bin/python tools/train_guard_intent.py --out F    # somewhere else
+
+Training data: the content policy's own examples (augment/guard/default_policy.json: harmful
+requests per category, and the benign look-alikes); never the evaluation sets in tests/data/guard.
+Features: the mean of layer ``--layer`` (25 of 30) over the request as a user turn, base weights,
+computed in bfloat16 and in float32 and fitted together (a CPU with native bf16 runs the model in
+bf16, another in float32; fitted on bf16 alone, float32 features let 3 of 64 dev requests through).
+Threshold 0.8 and veto 0.1 were chosen before the evaluation sets were run: the highest recall with
+at most 4% look-alikes refused in 5-fold cross-validation on the 400 examples written last (the
+other examples always in training). This script prints a plain 5-fold cross-validation over all
+examples and, as its last line, one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+OUT = Path(__file__).resolve().parents[1] / "augment" / "guard" / "intent_smollm2.json"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--layer", type=int, default=25)
+    ap.add_argument("--threshold", type=float, default=0.8)
+    ap.add_argument("--veto", type=float, default=0.1)
+    ap.add_argument("--dtypes", default="bfloat16,float32", help="model dtypes whose features are fitted together")
+    args = ap.parse_args()
+
+    import numpy as np
+
+    from augment._cpu import cpu_model
+    from augment.guard.content import ContentPolicy, default_policy_data
+    from augment.guard.intent import IntentClassifier, _normalize, fit_intent, hidden_features
+    from augment.llm.loader import load_llm
+
+    data = default_policy_data()
+    texts, labels = [], []
+    for name, spec in data["categories"].items():
+        texts += spec["examples"]
+        labels += [name] * len(spec["examples"])
+    texts += data["benign_examples"]
+    labels += [""] * len(data["benign_examples"])
+    dtypes = args.dtypes.split(",")
+    print(f"CPU: {cpu_model()}; model dtypes {dtypes}; {len(texts)} examples "
+          f"({sum(1 for x in labels if x)} harmful, {labels.count('')} benign)", flush=True)
+    per_dtype = []
+    for dtype in dtypes:  # a machine runs the model in bf16 or float32: fit on both, so either reads the same
+        llm = load_llm(dtype=dtype)
+        start = time.perf_counter()
+        per_dtype.append(hidden_features(llm, texts, args.layer))
+        print(f"features in {dtype}: {time.perf_counter() - start:.0f} s", flush=True)
+    dtype = ",".join(dtypes)
+    feats = np.vstack(per_dtype)
+    n_texts = len(texts)
+    texts, labels = texts * len(dtypes), labels * len(dtypes)
+
+    # plain 5-fold cross-validation over all examples (patterns + classifier with the veto, as checked)
+    y = np.array([1 if x else 0 for x in labels])
+    patterns = ContentPolicy.default()
+    pat = np.array([not patterns.check(t).allowed for t in texts])
+    folds = np.tile(np.random.default_rng(0).integers(0, 5, n_texts), len(dtypes))  # an example's copies share a fold
+    prob = np.zeros(len(texts))
+    for f in range(5):
+        tr = folds != f
+        fitted = fit_intent(feats[tr], [lab for lab, keep in zip(labels, tr) if keep], layer=args.layer)
+        v = _normalize(feats[~tr], np.asarray(fitted["mean"]))
+        w = np.asarray(fitted["weights"])
+        prob[~tr] = 1 / (1 + np.exp(-(v @ w[:-1] + w[-1])))
+    block = (pat & (prob >= args.veto)) | (prob >= args.threshold)
+    cv = {"harmful_blocked": round(float(block[y == 1].mean()), 4), "benign_refused": round(float(block[y == 0].mean()), 4),
+          "classifier_alone_harmful": round(float((prob[y == 1] >= args.threshold).mean()), 4),
+          "classifier_alone_benign": round(float((prob[y == 0] >= args.threshold).mean()), 4),
+          "patterns_alone_harmful": round(float(pat[y == 1].mean()), 4), "patterns_alone_benign": round(float(pat[y == 0].mean()), 4)}
+    print(f"5-fold CV on the policy examples: patterns + classifier {cv['harmful_blocked']:.3f} harmful blocked, "
+          f"{cv['benign_refused']:.3f} look-alikes refused (patterns alone {cv['patterns_alone_harmful']:.3f} / "
+          f"{cv['patterns_alone_benign']:.3f}; classifier alone {cv['classifier_alone_harmful']:.3f} / "
+          f"{cv['classifier_alone_benign']:.3f})", flush=True)
+
+    fitted = fit_intent(feats, labels, layer=args.layer)
+    rounded = {k: ([round(x, 6) for x in v] if isinstance(v, list) else
+                   {c: [round(x, 6) for x in vec] for c, vec in v.items()} if isinstance(v, dict) else v)
+               for k, v in fitted.items()}
+    out = {"about": "augment's harmful-intent classifier (augment/guard/intent.py), fitted by tools/train_guard_intent.py "
+                    "on the content policy's examples", "model": llm.model_name, "fingerprint": IntentClassifier.fingerprint(llm),
+           "pool": "mean", "threshold": args.threshold, "veto": args.veto, "trained_dtype": dtype,
+           "examples": {"harmful": int(y.sum()) // len(dtypes), "benign": int((y == 0).sum()) // len(dtypes)}, "cv": cv,
+           **rounded}
+    args.out.write_text(json.dumps(out) + "\n", encoding="utf-8")
+    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KB)")
+    print(json.dumps({"cv": cv, "examples": out["examples"], "layer": args.layer, "threshold": args.threshold,
+                      "veto": args.veto, "dtype": dtype, "cpu": cpu_model(), "out": str(args.out)}))
+
+
+if __name__ == "__main__":
+    main()
