@@ -45,16 +45,6 @@ def _rows(name: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def harmless(policy: Any, harmful: list[dict], ordinary: list[dict]) -> dict[str, Any]:
     blocked = [not policy.check(r["text"]).allowed for r in harmful]
     refused = [r["text"] for r in ordinary if not policy.check(r["text"]).allowed]
@@ -112,13 +102,15 @@ def main() -> None:
     parser.add_argument("--no-intent", action="store_true", help="skip the intent classifier (it loads the default model)")
     args = parser.parse_args()
 
+    from augment._cpu import cpu_model, fast_cpu_dtype
     from augment.guard import ContentPolicy, ToolPolicy, refusal_rate
     from augment.guard.attacks import run_injection_suite
     from augment.guard.escapes import load_cases, run_escape_suite
     from augment.tools import builtin
     from augment.tools.sandbox import available_level
 
-    print(f"CPU: {_cpu()}; embedder dtype: bfloat16 (augment default); python {platform.python_version()}")
+    print(f"CPU: {cpu_model()}; embedder and model dtype: {fast_cpu_dtype()} (chosen by the CPU, augment's default); "
+          f"python {platform.python_version()}")
     start = time.perf_counter()
     sets = {"held-out": (_rows("harmful.jsonl"), _rows("ordinary.jsonl")),
             "fresh": (_rows("harmful_fresh.jsonl"), _rows("ordinary_fresh.jsonl")),

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 from importlib import resources
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -133,8 +132,3 @@ def fit_intent(features: np.ndarray, labels: Sequence[str], *, layer: int, l2: f
         centroids[name] = c / np.linalg.norm(c)
     return {"layer": layer, "mean": mean.tolist(), "weights": w.tolist(),
             "centroids": {k: v.tolist() for k, v in centroids.items()}, "l2": l2}
-
-
-def load(path: str | Path) -> dict[str, Any]:
-    """A classifier file written by ``tools/train_guard_intent.py --out``."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
