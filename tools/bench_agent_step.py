@@ -5,7 +5,9 @@ On the embedded default model (SmolLM2-135M-Instruct), four rows:
 * ``raw_transformers``: ``model.generate`` on the rendered prompt (no cache kept between calls);
 * ``ours_transformers``: ``TransformersLLM`` with prefix KV-cache reuse (the default);
 * ``raw_llamacpp``: ``llama_cpp.Llama.create_completion`` on the same prompt tokens;
-* ``ours_llamacpp``: ``LlamaCppLLM`` (grammar-constrained calls, llama.cpp's prompt-prefix reuse).
+* ``ours_llamacpp``: ``LlamaCppLLM`` (grammar-constrained calls, llama.cpp's prompt-prefix reuse,
+  the shipped Q4_1 weights converted to Q8_0 for llama.cpp's fast CPU kernels);
+* ``raw_llamacpp_shipped_file``: ``create_completion`` on the shipped Q4_1 file as it is.
 
 Workloads:
 
@@ -132,7 +134,7 @@ def main() -> None:
     dtype = str(model.dtype).replace("torch.", "")
     print(f"CPU: {cpu_model()} ({'native bf16' if cpu_has_fast_bf16() else 'no native bf16'}), {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}; transformers dtype {dtype}, torch threads {args.threads}; "
-          f"llama.cpp: the Q4_1 GGUF, {args.threads} threads", flush=True)
+          f"llama.cpp: the shipped GGUF (weights converted by LlamaCppLLM, see below), {args.threads} threads", flush=True)
     results: dict[str, dict] = {}
 
     def raw_tf(prompt: str, new: int) -> float:
@@ -213,6 +215,8 @@ def main() -> None:
     except ImportError:
         print("llama-cpp-python is not installed (pip install 'augment[llamacpp]'): llama.cpp rows skipped", flush=True)
     else:
+        from augment.llm.llamacpp import gguf_file_type
+
         ours_lc = load_llm("llamacpp", n_ctx=4096, n_threads=args.threads)
         raw = ours_lc._llama  # the same Llama object, driven directly
         lc_times = []
@@ -221,10 +225,10 @@ def main() -> None:
             times, lc_calls = agent_steps(ours_lc, args.steps)
             lc_times += times
 
-        def raw_lc(prompt: str, new: int) -> float:
-            ids = raw.tokenize(prompt.encode(), add_bos=False, special=True)
+        def raw_lc(prompt: str, new: int, engine=raw) -> float:
+            ids = engine.tokenize(prompt.encode(), add_bos=False, special=True)
             t0 = time.perf_counter()
-            raw.create_completion(ids, max_tokens=new, temperature=0.0, logit_bias={raw.token_eos(): -1e9})
+            engine.create_completion(ids, max_tokens=new, temperature=0.0, logit_bias={engine.token_eos(): -1e9})
             return time.perf_counter() - t0
 
         raw_lc_times = []
@@ -249,6 +253,21 @@ def main() -> None:
         results["raw_llamacpp"] = {"agent_step_p50_s": statistics.median(raw_lc_times), "rag_turn_s": raw_rag}
         results["ours_llamacpp"] = {"agent_step_p50_s": statistics.median(lc_times), "rag_turn_s": ours_rag,
                                     "ttft_s": first, "decode_tok_s": n / (time.perf_counter() - t0 - first)}
+        # the shipped file as it is (Q4_1), without ours' conversion to the CPU's fast weight type
+        shipped = llama_cpp.Llama(str(ours_lc.model_path), n_ctx=4096, n_threads=args.threads,
+                                  n_threads_batch=args.threads, verbose=False)
+        shipped_steps, shipped_rags = [], []
+        for _ in range(args.rounds):
+            shipped.reset()
+            shipped_steps += [raw_lc(p, 25, shipped) for p in prompts]
+            shipped.reset()
+            shipped_rags.append(raw_lc(rag_prompt, args.rag_answer, shipped))
+        shipped.close()
+        results["raw_llamacpp_shipped_file"] = {"agent_step_p50_s": statistics.median(shipped_steps),
+                                                "rag_turn_s": statistics.median(shipped_rags)}
+        print(f"llama.cpp weights: ours runs {gguf_file_type(ours_lc.weights_path)} converted from the shipped "
+              f"{gguf_file_type(ours_lc.model_path)}; raw on the shipped file: agent step p50 "
+              f"{statistics.median(shipped_steps):.3f} s, RAG turn {statistics.median(shipped_rags):.2f} s", flush=True)
         print(f"llama.cpp: agent step p50 raw {statistics.median(raw_lc_times):.3f} s | ours "
               f"{statistics.median(lc_times):.3f} s; RAG turn raw {raw_rag:.2f} s | ours {ours_rag:.2f} s; decode "
               f"{results['ours_llamacpp']['decode_tok_s']:.1f} tok/s", flush=True)
@@ -272,6 +291,7 @@ def main() -> None:
         "default_backend": "transformers",
         "llamacpp_agent_step_p50_s": round(ours["llamacpp"]["agent_step_p50_s"], 3) if "llamacpp" in ours else None,
         "llamacpp_rag_turn_s": round(ours["llamacpp"]["rag_turn_s"], 3) if "llamacpp" in ours else None,
+        "llamacpp_weights": gguf_file_type(ours_lc.weights_path) if "llamacpp" in ours else None,
         "fastest_backend": fastest,
         **over_raw,
         "rows": {k: {m: round(v, 4) for m, v in r.items() if isinstance(v, float)} for k, r in results.items()},

@@ -9,7 +9,7 @@ spec                     backend
 ``"path/model.gguf"``    a GGUF file (converted once, cached as safetensors)
 ``"openai:model"``       an OpenAI-compatible server (``base_url=``, ``api_key=``)
 ``"llamacpp"``           the embedded default GGUF on llama.cpp (extra ``augment[llamacpp]``)
-``"llamacpp:FILE.gguf"``  a GGUF file on llama.cpp (``n_ctx=``, ``n_threads=``)
+``"llamacpp:FILE.gguf"``  a GGUF file on llama.cpp (``n_ctx=``, ``n_threads=``, ``weights=``)
 =======================  ==================================================
 
 >>> from augment.llm.loader import load_llm          # doctest: +SKIP

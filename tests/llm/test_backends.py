@@ -126,6 +126,52 @@ def test_peft_adapter_converted_for_llamacpp_acts_as_on_transformers(default_llm
     for q in ("Name three planets.", "What is 12 plus 30?"):
         base = llamacpp_llm.complete(q, max_tokens=8).text
         tuned = llamacpp_llm.complete(q, max_tokens=8, adapter="augment").text
-        assert tuned.strip() and tuned != base and base == default_llm.complete(q, max_tokens=8).text
-        # (the tuned replies themselves may differ between engines: llama.cpp applies the LoRA to Q4_1
-        # weights, transformers to bf16/float32 ones; with adapter v2 "Name three planets." diverged)
+        assert tuned.strip() and tuned != base
+        # (the replies themselves may differ between engines: llama.cpp runs the Q4_1 weights converted to
+        # Q8_0, transformers dequantized to bf16/float32; test_llamacpp_cpu_weights compares the originals)
+
+
+def test_llamacpp_cpu_weights(default_llm, llamacpp_llm, tmp_path, monkeypatch):
+    """The shipped Q4_1 file runs as Q8_0 (llama.cpp's fast CPU kernels), converted once; 'original' keeps it as is."""
+    from pathlib import Path
+
+    from augment.llm.llamacpp import cpu_weights, gguf_file_type
+    from augment.llm.loader import load_llm
+
+    shipped = llamacpp_llm.model_path
+    assert gguf_file_type(shipped) == "q4_1" and gguf_file_type(llamacpp_llm.weights_path) == "q8_0"
+    assert llamacpp_llm.weights_path != shipped and llamacpp_llm.weights_path.name.endswith(".gguf")
+    converted = cpu_weights(shipped)  # cached: the same file, not converted again
+    assert converted == llamacpp_llm.weights_path and converted.stat().st_mtime_ns == llamacpp_llm.weights_path.stat().st_mtime_ns
+    assert cpu_weights(shipped, "original") == shipped and cpu_weights(converted) == converted  # Q8_0 is left alone
+    with pytest.raises(ConfigError, match=r"weights='q3'.*'auto'.*'original'"):
+        cpu_weights(shipped, "q3")
+    # a fresh cache folder converts again, atomically, leaving no temporary file
+    monkeypatch.setenv("AUGMENT_CACHE_DIR", str(tmp_path))
+    fresh = cpu_weights(shipped, "bf16")
+    assert gguf_file_type(fresh) == "bf16" and Path(fresh).parent == tmp_path / "gguf"
+    assert [p.name for p in (tmp_path / "gguf").iterdir()] == [fresh.name]
+
+    original = load_llm("llamacpp", n_ctx=2048, weights="original")
+    try:
+        assert original.weights_path == shipped
+        for q in ("Name three planets.", "What is 12 plus 30?"):  # as before the conversion: the engines agree
+            assert original.complete(q, max_tokens=8).text == default_llm.complete(q, max_tokens=8).text
+        # the converted weights score the next token as the originals do, to within rounding
+        import numpy as np
+
+        def next_logits(llm):  # of the base model, whatever adapter an earlier test left active
+            active = llm.active_adapter
+            llm.set_adapter(None)
+            with llm._lock, llm._adapter_scope(None):
+                llm.set_adapter(active)
+                llm._llama.reset()
+                llm._prefilled = 0
+                llm._prefill(llm.tokenize(llm.render_prompt("Name three planets.")))
+                return np.ctypeslib.as_array(llm._llama._ctx.get_logits(), shape=(llm._llama.n_vocab(),)).copy()
+
+        a, b = next_logits(original), next_logits(llamacpp_llm)
+        assert a.max() - a.min() > 5 and a.argmax() == b.argmax()
+        assert abs(a - b).max() < 0.05 * (a.max() - a.min()), abs(a - b).max()
+    finally:
+        original.close()
