@@ -66,6 +66,28 @@ def test_default_dtype_follows_the_cpu(default_embedder, monkeypatch):
     assert Embedder(dtype="bfloat16", cache=False).dtype == "bfloat16"  # an explicit dtype is kept
 
 
+def test_token_budget_batches_keep_each_vector_in_its_row():
+    from augment.retrieval.embeddings import token_batches
+
+    lengths = [40, 3, 250, 3, 17, 90, 5, 1]
+    batches = token_batches(lengths, max_tokens=100, max_rows=3)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))  # every text once
+    assert all(len(b) <= 3 and (len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 100) for b in batches)
+    assert [lengths[b[0]] for b in batches] == sorted(lengths[b[0]] for b in batches)  # shortest first
+    assert [250] in [[lengths[i] for i in b] for b in batches]  # too long for the budget: alone
+
+    # texts of very different lengths, shuffled: embedded in several batches, each vector lands in its row
+    words = "retrieval augmented generation cites checked sources from a chroma store".split()
+    texts = [" ".join(words[: 1 + (7 * i) % len(words)] * (1 + i % 4)) for i in range(12)]
+    batched = Embedder(dtype="float32", cache=False, max_batch_tokens=60, batch_size=4)
+    alone = Embedder(dtype="float32", cache=False)
+    a = batched.embed_documents(texts)
+    b = np.stack([alone.embed_query(t) for t in texts])
+    assert np.min(np.sum(a * b, axis=1)) > 0.9999
+    with pytest.raises(ConfigError, match="max_batch_tokens must be >= 1"):
+        Embedder(max_batch_tokens=0, cache=False)
+
+
 def test_missing_package_names_the_pip_command(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
