@@ -114,7 +114,9 @@ class AdapterMixin:
                 if isinstance(self.model, peft.PeftModel):
                     self.model.load_adapter(str(path), adapter_name=name)
                 else:
-                    self.model = peft.PeftModel.from_pretrained(self.model, str(path), adapter_name=name)
+                    with warnings.catch_warnings():  # PEFT asks transformers' deprecated is_gradient_checkpointing
+                        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+                        self.model = peft.PeftModel.from_pretrained(self.model, str(path), adapter_name=name)
             except (RuntimeError, ValueError, KeyError) as e:
                 raise AdapterError(_mismatch(path, str(e).splitlines()[0][:200])) from e
             self.model.eval()

@@ -52,14 +52,32 @@ def test_chat_streams_keeps_history_and_resets(default_llm, use_llm):
 
 
 def test_chat_history_and_reset_logic(use_llm):
+    import importlib.util
+
     llm = FakeLLM(["Paris is the capital.", "About 2 million.", "Hello again."])
-    use_llm(llm)
+    asked = use_llm(llm)
     result = CliRunner().invoke(main, ["chat"], input="Capital of France?\nPopulation?\n/reset\nHi\n")
     assert result.exit_code == 0, result.output
+    # free-form chat on the default model runs on llama.cpp when it is installed (the faster decoder)
+    assert asked == ["llamacpp" if importlib.util.find_spec("llama_cpp") else None]
     second, third = llm.calls[1].messages, llm.calls[2].messages
     assert [m.content for m in second] == ["Capital of France?", "Paris is the capital.", "Population?"]
     assert [m.content for m in third] == ["Hi"]  # /reset forgot the history
     assert "(conversation reset)" in result.output and "assistant> Hello again.\n" in result.output
+
+
+def test_chat_engine_choice(monkeypatch):
+    import importlib.util
+
+    from augment.cli.chat_cmd import chat_model_spec
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "llama_cpp" else real(name, *a))
+    assert chat_model_spec(None) == "llamacpp"
+    assert chat_model_spec("default") == "default" and chat_model_spec("openai:x") == "openai:x"  # --model wins
+    assert chat_model_spec(None, collection="docs") is None and chat_model_spec(None, guard_policy="g.yaml") is None
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real(name, *a))
+    assert chat_model_spec(None) is None  # not installed: transformers
 
 
 def test_bad_model_gives_a_clean_error_not_a_traceback(tmp_path):
