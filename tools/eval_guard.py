@@ -15,6 +15,9 @@ examples in augment/guard/default_policy.json):
 * harmful_fresh2.jsonl / ordinary_fresh2.jsonl: 64 + 64 held-out requests (16 per category, and 64
   look-alikes), written by a helper that read nothing of the project, before the classifier change
   it judges, and never used to tune anything;
+* harmful_dev2.jsonl / ordinary_dev2.jsonl: 80 + 160 requests written by a helper for tuning (dense
+  look-alikes: idioms, fiction, games, security work on one's own systems); the even lines are
+  training examples in the policy, the odd lines the development check reported as "dev2-odd";
 * rag_answers.jsonl: 42 answers with sources and a label per sentence (92 sentences, 42 unsupported);
 * injection.jsonl: 22 planted documents, each asking for a different outward tool misuse;
 * sandbox_escapes.jsonl: 24 escape attempts against the python tool.
@@ -115,7 +118,8 @@ def main() -> None:
     sets = {"held-out": (_rows("harmful.jsonl"), _rows("ordinary.jsonl")),
             "fresh": (_rows("harmful_fresh.jsonl"), _rows("ordinary_fresh.jsonl")),
             "fresh2": (_rows("harmful_fresh2.jsonl"), _rows("ordinary_fresh2.jsonl")),
-            "dev": (_rows("harmful_dev.jsonl"), _rows("ordinary_dev.jsonl"))}
+            "dev": (_rows("harmful_dev.jsonl"), _rows("ordinary_dev.jsonl")),
+            "dev2-odd": (_rows("harmful_dev2.jsonl")[1::2], _rows("ordinary_dev2.jsonl")[1::2])}
     configs: dict[str, Any] = {"patterns": ContentPolicy.default()}
     if not args.no_embedder:
         from augment.retrieval.embeddings import Embedder
@@ -142,7 +146,8 @@ def main() -> None:
             cats = ", ".join(f"{c} {v:.2f}" for c, v in res["per_category"].items())
             print(f"{cname:28} {sname:9} {res['harmful_blocked']:16.3f} {res['ordinary_refused']:17.3f}  {cats}")
     best = list(configs)[-1]  # patterns+intent when it runs: the configuration chosen before these sets were run
-    overlap = example_overlap(configs.get("patterns+similarity", configs[best]), {k: v for k, v in sets.items() if k != "dev"})
+    overlap = example_overlap(configs.get("patterns+similarity", configs[best]),
+                              {k: v for k, v in sets.items() if not k.startswith("dev")})
     print(f"policy examples vs the held-out and fresh sets: {overlap['exact']} exact matches; highest cosine similarity "
           f"{overlap['max_similarity']} ({overlap['closest']}); {overlap['near_duplicates']} pairs at 0.9 or above")
     helpful = refusal_rate(configs[best], [r["text"] for r in sets["held-out"][1]])

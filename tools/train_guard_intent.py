@@ -4,7 +4,8 @@
     .venv/bin/python tools/train_guard_intent.py --out F    # somewhere else
 
 Training data: the content policy's own examples (augment/guard/default_policy.json: harmful
-requests per category, and the benign look-alikes); never the evaluation sets in tests/data/guard.
+requests per category, and the benign look-alikes, which include the even lines of the dev2 sets);
+never the evaluation sets in tests/data/guard.
 Features: the mean of layer ``--layer`` (25 of 30) over the request as a user turn, base weights,
 computed in bfloat16 and in float32 and fitted together (a CPU with native bf16 runs the model in
 bf16, another in float32; fitted on bf16 alone, float32 features let 3 of 64 dev requests through).

@@ -82,7 +82,7 @@ class ContentPolicy:
     def __init__(self, categories: dict[str, dict[str, Any]], benign: list[str] | None = None, *, embedder: Any = None,
                  threshold: float = 0.9, margin: float = 0.04, classifier: float | None = 0.8, judge: Any = None,
                  judge_from: float = 0.45, judge_prompt: str | None = None, refusal: str = DEFAULT_REFUSAL,
-                 terms: dict[str, str] | None = None, intent: Any = None):
+                 terms: dict[str, str] | None = None, intent: Any = None, idioms: list[str] | None = None):
         if not isinstance(categories, dict) or not categories:
             raise ConfigError("ContentPolicy needs at least one category: {name: {patterns: [...], examples: [...]}}")
         self.terms = dict(terms or {})
@@ -98,6 +98,12 @@ class ContentPolicy:
                 self._patterns.append((name, _Pattern.build(name, pattern, self.terms)))
             self.categories[name] = dict(spec)
         self.benign = list(benign or [])
+        #: everyday figures of speech ("the death of me", "I could murder a pizza") blanked out before the patterns look
+        self.idioms = list(idioms or [])
+        try:
+            self._idioms = re.compile("|".join(f"(?:{i})" for i in self.idioms), re.IGNORECASE) if self.idioms else None
+        except re.error as e:
+            raise ConfigError(f"content policy: an idiom is not a valid regular expression ({e})") from None
         self.embedder, self.judge = embedder, judge
         #: an :class:`~augment.guard.intent.IntentClassifier` (blocks on its own, and vetoes pattern matches it scores benign)
         self.intent = intent
@@ -113,7 +119,7 @@ class ContentPolicy:
         """The packaged policy (weapons, self_harm, malware, personal_data)."""
         data = default_policy_data()
         return cls(data["categories"], data["benign_examples"], embedder=embedder, judge=judge,
-                   judge_prompt=data["judge_prompt"], terms=data.get("terms"), **options)
+                   judge_prompt=data["judge_prompt"], terms=data.get("terms"), idioms=data.get("idioms"), **options)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], embedder: Any = None, judge: Any = None, intent: Any = None) -> "ContentPolicy":
@@ -125,12 +131,14 @@ class ContentPolicy:
         benign = data.pop("benign", base["benign_examples"])
         extra = data.pop("extra_categories", {}) or {}
         terms = {**base.get("terms", {}), **(data.pop("terms", {}) or {})}
+        idioms = data.pop("idioms", base.get("idioms"))
         allowed = {"threshold", "margin", "classifier", "judge_from", "refusal", "judge_prompt"}
         unknown = set(data) - allowed
         if unknown:
             raise ConfigError(f"content policy: unknown keys {sorted(unknown)}; use categories, extra_categories, benign, "
-                              f"terms, {', '.join(sorted(allowed))}")
-        return cls({**cats, **extra}, benign, embedder=embedder, judge=judge, terms=terms, intent=intent, **data)
+                              f"terms, idioms, {', '.join(sorted(allowed))}")
+        return cls({**cats, **extra}, benign, embedder=embedder, judge=judge, terms=terms, intent=intent, idioms=idioms,
+                   **data)
 
     # -- checking -------------------------------------------------------------
     def _refusal(self, category: str) -> str:
@@ -181,8 +189,9 @@ class ContentPolicy:
         """Check one text (a request or an answer)."""
         p_intent, intent_category = self.intent.score(text) if self.intent is not None else (None, None)
         vetoed = ""
+        literal = self._idioms.sub(" ", text) if self._idioms is not None else text
         for name, pattern in self._patterns:
-            m = pattern.search(text)
+            m = pattern.search(literal)
             if m:
                 if p_intent is not None and p_intent < self.intent.veto:
                     vetoed = f"; a {name} pattern matched ({m.group(0)[:60]!r}) but the intent classifier gives {p_intent:.2f}"
