@@ -10,8 +10,8 @@ Correct by construction, bit for bit, in any dtype:
 
 * a one-row prompt is always prefilled the same way, cache or not
   (:func:`block_prefill`): the tokens before the last block boundary are run
-  in fixed blocks of ``block`` tokens at fixed positions, then ``generate``
-  runs the rest. A cached block is the very tensor that computing it again
+  in blocks at fixed positions (a size, or a schedule of sizes whose last one
+  repeats: :func:`block_ends`), then ``generate`` runs the rest. A cached block is the very tensor that computing it again
   would give, so reusing it changes nothing. (Prefilling a prefix in one pass
   and the rest later is not the same arithmetic as one pass over all of it:
   in bfloat16 that flipped greedy answers of the default model.)
@@ -42,7 +42,8 @@ from typing import Any, Hashable, Sequence
 
 from augment.errors import ConfigError
 
-__all__ = ["PrefixCache", "block_prefill", "common_prefix_length", "weights_key", "cache_kwarg", "extend_cache"]
+__all__ = ["PrefixCache", "block_prefill", "block_ends", "common_prefix_length", "weights_key", "cache_kwarg",
+           "extend_cache"]
 
 
 def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
@@ -114,11 +115,12 @@ class PrefixCache:
         self.hits = self.misses = self.reused_tokens = self.computed_tokens = 0
 
     # ---- lookup ---------------------------------------------------------
-    def lookup(self, key: Hashable, tokens: Sequence[int], align: int = 1, limit: int | None = None) -> Any | None:
+    def lookup(self, key: Hashable, tokens: Sequence[int], align: int | Sequence[int] = 1,
+               limit: int | None = None) -> Any | None:
         """A fresh ``DynamicCache`` holding the longest cached prefix of ``tokens``, or None.
 
         The prefix is at most ``limit`` tokens (default ``len(tokens) - 1``) and a
-        multiple of ``align``.
+        multiple of ``align`` (an int), or one of the lengths ``align`` lists (block ends).
         """
         limit = len(tokens) - 1 if limit is None else limit
         best, best_len = None, 0
@@ -127,7 +129,7 @@ class PrefixCache:
                 if entry.key != key:
                     continue
                 n = min(common_prefix_length(entry.tokens, tokens), limit)
-                n -= n % align
+                n = n - n % align if isinstance(align, int) else max((e for e in align if e <= n), default=0)
                 if n > best_len:
                     best, best_len = slot, n
             if best is None or best_len < self.min_reuse:
@@ -192,27 +194,54 @@ class PrefixCache:
         return f"PrefixCache(max_entries={self.max_entries}, max_bytes={self.max_bytes}, entries={len(self)})"
 
 
-def block_prefill(model: Any, tokens: Sequence[int], block: int, cache: PrefixCache | None = None,
-                  key: Hashable = None) -> Any | None:
-    """The ``DynamicCache`` of ``tokens[:m]``, ``m`` the last multiple of ``block`` before the last token.
+def block_ends(block: int | Sequence[int], limit: int) -> list[int]:
+    """The block boundaries up to ``limit``: multiples of ``block``, or for a schedule of sizes
+    (the last one repeating) their running sums.
 
-    Computed ``block`` tokens at a time at fixed positions, taking the blocks
-    ``cache`` already holds for ``key`` and storing the result there. None when
-    the prompt is shorter than one block plus a token, or when the model's
+    >>> block_ends(64, 200)
+    [64, 128, 192]
+    >>> block_ends((64, 64, 64, 64, 256), 1100)
+    [64, 128, 192, 256, 512, 768, 1024]
+    """
+    sizes = [block] if isinstance(block, int) else list(block)
+    if not sizes or any(not isinstance(b, int) or b < 1 for b in sizes):
+        raise ConfigError(f"prefill_block={block!r}; give a block size (64) or a schedule of sizes "
+                          "whose last one repeats, e.g. (64, 64, 64, 64, 256)")
+    ends, end, i = [], 0, 0
+    while end + sizes[min(i, len(sizes) - 1)] <= limit:
+        end += sizes[min(i, len(sizes) - 1)]
+        ends.append(end)
+        i += 1
+    return ends
+
+
+def block_prefill(model: Any, tokens: Sequence[int], block: int | Sequence[int], cache: PrefixCache | None = None,
+                  key: Hashable = None) -> Any | None:
+    """The ``DynamicCache`` of ``tokens[:m]``, ``m`` the last block boundary before the last token.
+
+    Computed one block at a time at fixed positions (``block``: a size, or a
+    schedule of sizes whose last one repeats, see :func:`block_ends`), taking the
+    blocks ``cache`` already holds for ``key`` and storing the result there. None
+    when the prompt is shorter than one block plus a token, or when the model's
     cache is not made of plain full-attention layers (then ``generate`` does
     the whole prefill itself). Caller holds the model's lock, in inference mode.
     """
     from transformers import DynamicCache
 
-    m = (len(tokens) - 1) // block * block
-    if m == 0:
+    ends = block_ends(block, len(tokens) - 1)
+    if not ends:
         return None
-    past = cache.lookup(key, tokens, align=block, limit=m) if cache is not None else None
+    m = ends[-1]
+    past = cache.lookup(key, tokens, align=ends, limit=m) if cache is not None else None
     done = 0 if past is None else past.get_seq_length()
     if past is None:
         past = DynamicCache(config=model.config)
-    for start in range(done, m, block):
-        extend_cache(model, tokens[start:start + block], past)
+    start = done
+    for end in ends:
+        if end <= done:
+            continue
+        extend_cache(model, tokens[start:end], past)
+        start = end
         if _plain_layers(past) is None:
             return None  # sliding-window / hybrid attention: not safe to cut and reuse
     if cache is not None and m > done:

@@ -74,6 +74,37 @@ def test_same_tokens_and_logits_with_and_without_the_cache_across_adapters(tiny)
     assert stats["reused_tokens"] > stats["computed_tokens"] / 3
 
 
+def test_block_schedule_is_bit_identical_and_reuses_at_its_boundaries(tiny):
+    from augment.errors import ConfigError
+    from augment.llm.kvcache import block_ends
+
+    tiny.set_adapter(None)
+    cache, saved = tiny.prefix_cache, tiny.prefill_block
+    try:
+        tiny.prefill_block = (8, 8, 16, 32)  # small blocks first, then larger ones (the default: 64 x 4, then 256)
+        tiny.prefix_cache = None
+        expected = [run(tiny, p) for p in (TURN1, TURN2)]
+        tiny.prefix_cache = cache
+        cache.clear()
+        hits = cache.stats()["hits"]
+        got = [run(tiny, p) for p in (TURN1, TURN2)]
+        for (ids_e, logits_e), (ids_g, logits_g) in zip(expected, got):
+            assert ids_g == ids_e and torch.allclose(logits_g, logits_e, atol=1e-4, rtol=0)
+        ends = block_ends(tiny.prefill_block, 10_000)
+        assert ends[:5] == [8, 16, 32, 64, 96]
+        lengths = [len(e.tokens) for e in cache._entries.values()]
+        assert lengths and all(n in ends for n in lengths)  # stored and reused at the schedule's boundaries only
+        assert cache.stats()["hits"] == hits + 1  # TURN2 reused TURN1's blocks
+        tiny.prefill_block = 8  # blocks of another schedule are other arithmetic: never matched
+        run(tiny, TURN2)
+        assert cache.stats()["hits"] == hits + 1
+    finally:
+        tiny.prefill_block, tiny.prefix_cache = saved, cache
+        cache.clear()
+    with pytest.raises(ConfigError, match="prefill_block"):
+        block_ends((64, 0), 100)
+
+
 def test_batch_rows_bypass_the_cache_and_match_single_calls(tiny):
     tiny.set_adapter(None)
     tiny.clear_prefix_cache()
