@@ -82,9 +82,19 @@ def cpu_weights(path: str | os.PathLike, weights: str = "auto", *, verbose: bool
     target = folder / f"{path.stem}-{want}-{key}.gguf"
     if target.is_file():
         return target
-    folder.mkdir(parents=True, exist_ok=True)
     llama_cpp = _llama_cpp()
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)
+    except OSError as e:
+        if weights != "auto":
+            raise ConfigError(f"cannot write the converted weights under {folder} ({e}); set $AUGMENT_CACHE_DIR "
+                              "to a writable folder or use weights='original'") from e
+        import warnings
+
+        warnings.warn(f"augment: cannot write {folder} ({e.strerror}); running {path.name} as it is (slower on CPU). "
+                      "Set $AUGMENT_CACHE_DIR to a writable folder to convert it once.", stacklevel=3)
+        return path
     os.close(fd)
     try:
         params = llama_cpp.llama_model_quantize_default_params()

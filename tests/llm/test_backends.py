@@ -152,6 +152,16 @@ def test_llamacpp_cpu_weights(default_llm, llamacpp_llm, tmp_path, monkeypatch):
     assert gguf_file_type(fresh) == "bf16" and Path(fresh).parent == tmp_path / "gguf"
     assert [p.name for p in (tmp_path / "gguf").iterdir()] == [fresh.name]
 
+    # an unwritable cache folder: "auto" runs the file as it is (with a warning), an explicit type says how to fix it
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("AUGMENT_CACHE_DIR", str(blocker))
+    with pytest.warns(UserWarning, match="running SmolLM2-135M-Instruct.Q4_1.gguf as it is"):
+        assert cpu_weights(shipped) == shipped
+    with pytest.raises(ConfigError, match=r"AUGMENT_CACHE_DIR.*weights='original'"):
+        cpu_weights(shipped, "q8_0")
+    monkeypatch.delenv("AUGMENT_CACHE_DIR")
+
     original = load_llm("llamacpp", n_ctx=2048, weights="original")
     try:
         assert original.weights_path == shipped
