@@ -25,7 +25,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +135,7 @@ def peft_to_gguf_lora(adapter_dir: str | os.PathLike, base_gguf: str | os.PathLi
 def cached_peft_to_gguf_lora(adapter_dir: str | os.PathLike, base_gguf: str | os.PathLike,
                              cache_dir: str | os.PathLike | None = None) -> Path:
     """The converted GGUF of ``adapter_dir`` for ``base_gguf``, converted on first use and cached."""
-    from augment.llm.defaults import cache_root
+    from augment.paths import cache_root, write_atomically
 
     adapter_dir = Path(adapter_dir).expanduser()
     h = hashlib.sha1(f"{_FORMAT}|{Path(base_gguf).resolve()}".encode())
@@ -148,13 +147,4 @@ def cached_peft_to_gguf_lora(adapter_dir: str | os.PathLike, base_gguf: str | os
     target = folder / f"{adapter_dir.name}-{h.hexdigest()[:12]}.gguf"
     if target.is_file():
         return target
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)
-    os.close(fd)
-    try:
-        peft_to_gguf_lora(adapter_dir, base_gguf, tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
+    return write_atomically(target, lambda tmp: peft_to_gguf_lora(adapter_dir, base_gguf, tmp))

@@ -64,9 +64,8 @@ def cpu_weights(path: str | os.PathLike, weights: str = "auto", *, verbose: bool
     """
     import ctypes as c
     import hashlib
-    import tempfile
 
-    from augment.paths import cache_root
+    from augment.paths import cache_root, write_atomically
 
     path = Path(path)
     if weights not in ("auto", "original", *_FILE_TYPES):
@@ -83,20 +82,8 @@ def cpu_weights(path: str | os.PathLike, weights: str = "auto", *, verbose: bool
     if target.is_file():
         return target
     llama_cpp = _llama_cpp()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)
-    except OSError as e:
-        if weights != "auto":
-            raise ConfigError(f"cannot write the converted weights under {folder} ({e}); set $AUGMENT_CACHE_DIR "
-                              "to a writable folder or use weights='original'") from e
-        import warnings
 
-        warnings.warn(f"augment: cannot write {folder} ({e.strerror}); running {path.name} as it is (slower on CPU). "
-                      "Set $AUGMENT_CACHE_DIR to a writable folder to convert it once.", stacklevel=3)
-        return path
-    os.close(fd)
-    try:
+    def convert(tmp: str) -> None:
         params = llama_cpp.llama_model_quantize_default_params()
         params.ftype = _FILE_TYPES[want]
         params.allow_requantize = True
@@ -108,11 +95,18 @@ def cpu_weights(path: str | os.PathLike, weights: str = "auto", *, verbose: bool
         if rc:
             raise ModelLoadError(f"llama.cpp could not convert {path} to {want} (code {rc}); "
                                  "load it with weights='original'")
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
+
+    try:
+        return write_atomically(target, convert)
+    except OSError as e:  # the cache folder cannot be written (a failed conversion is a ModelLoadError)
+        if weights != "auto":
+            raise ConfigError(f"cannot write the converted weights under {folder} ({e}); set $AUGMENT_CACHE_DIR "
+                              "to a writable folder or use weights='original'") from e
+        import warnings
+
+        warnings.warn(f"augment: cannot write {folder} ({e.strerror}); running {path.name} as it is (slower on CPU). "
+                      "Set $AUGMENT_CACHE_DIR to a writable folder to convert it once.", stacklevel=3)
+        return path
 
 
 def _llama_cpp() -> Any:
