@@ -221,7 +221,7 @@ def block_prefill(model: Any, tokens: Sequence[int], block: int | Sequence[int],
 
     Computed one block at a time at fixed positions (``block``: a size, or a
     schedule of sizes whose last one repeats, see :func:`block_ends`), taking the
-    blocks ``cache`` already holds for ``key`` and storing the result there. None
+    blocks ``cache`` already holds for ``key`` and this schedule, and storing the result there. None
     when the prompt is shorter than one block plus a token, or when the model's
     cache is not made of plain full-attention layers (then ``generate`` does
     the whole prefill itself). Caller holds the model's lock, in inference mode.
@@ -232,6 +232,7 @@ def block_prefill(model: Any, tokens: Sequence[int], block: int | Sequence[int],
     if not ends:
         return None
     m = ends[-1]
+    key = (key, block if isinstance(block, int) else tuple(block))  # blocks of another schedule are other arithmetic
     past = cache.lookup(key, tokens, align=ends, limit=m) if cache is not None else None
     done = 0 if past is None else past.get_seq_length()
     if past is None:

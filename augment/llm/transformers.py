@@ -352,8 +352,8 @@ class TransformersLLM(AdapterMixin, LLM):
         with self._lock, self._adapter_scope(options.adapter), torch.inference_mode():
             if one_row:  # prefilled in fixed blocks, cache or not, so that reusing blocks changes nothing
                 cache = self.prefix_cache
-                key = None if cache is None else (weights_key(  # blocks of another schedule are other arithmetic
-                    self.model, options.adapter if options.adapter is not None else self._active_adapter), self.prefill_block if isinstance(self.prefill_block, int) else tuple(self.prefill_block))
+                key = None if cache is None else weights_key(
+                    self.model, options.adapter if options.adapter is not None else self._active_adapter)
                 tokens = enc["input_ids"][0].tolist()
                 past = block_prefill(self.model, tokens, self.prefill_block, cache, key)
                 if not options.do_sample and self._plain_cache():
