@@ -2,8 +2,10 @@
 
 On the embedded default model (SmolLM2-135M-Instruct), four rows:
 
-* ``raw_transformers``: ``model.generate`` on the rendered prompt (no cache kept between calls);
-* ``ours_transformers``: ``TransformersLLM`` with prefix KV-cache reuse (the default);
+* ``raw_transformers``: ``model.generate`` on the rendered prompt (no cache kept between calls), on the
+  model as transformers loads it (``packed_decode=False``, no adapter);
+* ``ours_transformers``: ``TransformersLLM`` with prefix KV-cache reuse and, in bfloat16, decode on the
+  shipped 4-bit weights (:mod:`augment.llm.packed`) (the default);
 * ``raw_llamacpp``: ``llama_cpp.Llama.create_completion`` on the same prompt tokens;
 * ``ours_llamacpp``: ``LlamaCppLLM`` (grammar-constrained calls, llama.cpp's prompt-prefix reuse,
   the shipped Q4_1 weights converted to Q8_0 for llama.cpp's fast CPU kernels);
@@ -130,10 +132,12 @@ def main() -> None:
     from augment.llm.loader import load_llm
 
     ours_tf = load_llm()
-    model, tok = ours_tf.model, ours_tf.tokenizer
+    model = load_llm(adapter=None, packed_decode=False, prefix_cache=False).model  # transformers as it loads it
+    tok = ours_tf.tokenizer
     dtype = str(model.dtype).replace("torch.", "")
     print(f"CPU: {cpu_model()} ({'native bf16' if cpu_has_fast_bf16() else 'no native bf16'}), {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f}; transformers dtype {dtype}, torch threads {args.threads}; "
+          f"load average {os.getloadavg()[0]:.1f}; transformers dtype {dtype}, torch threads {args.threads}, "
+          f"ours decodes {ours_tf.packed_layers} layers on packed 4-bit weights; "
           f"llama.cpp: the shipped GGUF (weights converted by LlamaCppLLM, see below), {args.threads} threads", flush=True)
     results: dict[str, dict] = {}
 
@@ -297,6 +301,7 @@ def main() -> None:
         **over_raw,
         "rows": {k: {m: round(v, 4) for m, v in r.items() if isinstance(v, float)} for k, r in results.items()},
         "cpu": cpu_model(), "cpu_native_bf16": cpu_has_fast_bf16(), "transformers_dtype": dtype,
+        "transformers_packed_layers": ours_tf.packed_layers,
         "threads": args.threads, "load_average": round(os.getloadavg()[0], 1), "steps": args.steps,
         "rag_prompt_tokens": n_ctx,
     }))

@@ -155,11 +155,23 @@ class AdapterMixin:
             for weight, saved in self._base_weights().values():
                 weight.data.copy_(saved)  # exact: W + BA - BA is not W in bfloat16 (see _snapshot)
             self._fused = None
+            self._packed_sides(None)
         if name is not None:
             self.model.set_adapter(name)
             self._snapshot()
             self.model.merge_adapter(adapter_names=[name])
             self._fused = name
+            self._packed_sides(name)
+
+    def _packed_sides(self, name: str | None) -> None:
+        """Layers that decode on packed 4-bit base weights add the folded adapter beside them (:mod:`augment.llm.packed`)."""
+        if not getattr(self, "packed_layers", 0):
+            return
+        from augment.llm.packed import set_side
+
+        for module in self.model.modules():
+            if hasattr(module, "base_layer"):
+                set_side(module, name)
 
     def _base_weights(self) -> dict[int, tuple[Any, Any]]:
         store = self.__dict__.get("_saved_base")
@@ -205,6 +217,11 @@ class AdapterMixin:
             self._fuse(None)
             self._adapter_layers(True)
             self.model = self.model.merge_and_unload(adapter_names=[name])
+            if getattr(self, "packed_layers", 0):  # the weights are no longer 4-bit values
+                from augment.llm.packed import unpack_4bit_linears
+
+                unpack_4bit_linears(self.model)
+                self.packed_layers = 0
             self._base_weights().clear()
             self.__dict__["_layers_enabled"] = None
             self.model.eval()

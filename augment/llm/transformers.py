@@ -105,12 +105,19 @@ class TransformersLLM(AdapterMixin, LLM):
     greedy output, in fewer passes. ``prompt_lookup=0`` decodes one token a
     pass. Sampled requests and batches use ``generate``.
 
+    4-bit decode (``packed_decode=True``, the default): a bfloat16 model on
+    CPU whose layer weights are exactly 4-bit values in groups of 32 (the
+    embedded default, shipped as a Q4_1 GGUF) decodes on a packed int4 copy of
+    them, a quarter of the bytes per token (:mod:`augment.llm.packed`);
+    prefill keeps the bfloat16 weights. ``llm.packed_layers`` says how many
+    layers do; ``packed_decode=False`` turns it off.
+
     Thread safety: generate calls and adapter switches are serialised by a lock.
     """
 
     def __init__(self, model: Any, tokenizer: Any, *, model_name: str | None = None, device: str | None = None,
                  context_window: int | None = None, truncation: str = "error", prefix_cache: bool | PrefixCache = True,
-                 prompt_lookup: int = 8):
+                 prompt_lookup: int = 8, packed_decode: bool = True):
         if truncation not in ("error", "left"):
             raise ConfigError(f"truncation={truncation!r}; use 'error' (raise ContextLengthError) or 'left'")
         if not isinstance(prefix_cache, (bool, PrefixCache)):
@@ -148,6 +155,12 @@ class TransformersLLM(AdapterMixin, LLM):
         self.model.eval()
         if not self.is_seq2seq:
             _hf.use_fast_cpu_attention(self.model)
+        #: linear layers that decode on their packed 4-bit weights (see above; 0: none)
+        self.packed_layers = 0
+        if packed_decode:
+            from augment.llm.packed import pack_4bit_linears
+
+            self.packed_layers = pack_4bit_linears(self.model)
 
     # ---- loading --------------------------------------------------------
     @classmethod
