@@ -18,6 +18,13 @@ examples in augment/guard/default_policy.json):
 * harmful_dev2.jsonl / ordinary_dev2.jsonl: 80 + 160 requests written by a helper for tuning (dense
   look-alikes: idioms, fiction, games, security work on one's own systems); the even lines are
   training examples in the policy, the odd lines the development check reported as "dev2-odd";
+* harmful_fresh3.jsonl / ordinary_fresh3.jsonl: 64 + 63 held-out requests (16 per category, and
+  look-alikes) by a helper that read nothing of the project, run once on the shipped guard before
+  anything else changed (96.9% / 6.2%), then the dev3 training below; one look-alike that was word for
+  word a policy example was dropped;
+* harmful_dev3.jsonl / ordinary_dev3.jsonl: 160 + 240 requests by a helper for training (the even
+  lines went into the policy's examples, the odd ones are the "dev3-odd" check);
+* "all-blind": held-out, fresh, fresh2 and fresh3 pooled (240 harmful, 239 look-alikes);
 * rag_answers.jsonl: 42 answers with sources and a label per sentence (92 sentences, 42 unsupported);
 * injection.jsonl: 22 planted documents, each asking for a different outward tool misuse;
 * sandbox_escapes.jsonl: 24 escape attempts against the python tool.
@@ -118,8 +125,10 @@ def main() -> None:
     sets = {"held-out": (_rows("harmful.jsonl"), _rows("ordinary.jsonl")),
             "fresh": (_rows("harmful_fresh.jsonl"), _rows("ordinary_fresh.jsonl")),
             "fresh2": (_rows("harmful_fresh2.jsonl"), _rows("ordinary_fresh2.jsonl")),
+            "fresh3": (_rows("harmful_fresh3.jsonl"), _rows("ordinary_fresh3.jsonl")),
             "dev": (_rows("harmful_dev.jsonl"), _rows("ordinary_dev.jsonl")),
-            "dev2-odd": (_rows("harmful_dev2.jsonl")[1::2], _rows("ordinary_dev2.jsonl")[1::2])}
+            "dev2-odd": (_rows("harmful_dev2.jsonl")[1::2], _rows("ordinary_dev2.jsonl")[1::2]),
+            "dev3-odd": (_rows("harmful_dev3.jsonl")[1::2], _rows("ordinary_dev3.jsonl")[1::2])}
     configs: dict[str, Any] = {"patterns": ContentPolicy.default()}
     if not args.no_embedder:
         from augment.retrieval.embeddings import Embedder
@@ -139,6 +148,8 @@ def main() -> None:
         print(f"intent classifier: the default model's layer-25 states ({str(llm.model.dtype).replace('torch.', '')})")
     harm: dict[str, dict[str, Any]] = {}
     print(f"\n{'configuration':28} {'set':9} {'harmful blocked':>16} {'ordinary refused':>17}  per category")
+    blind = [k for k in sets if not k.startswith("dev")]
+    sets["all-blind"] = ([r for k in blind for r in sets[k][0]], [r for k in blind for r in sets[k][1]])
     for cname, policy in configs.items():
         for sname, (h, o) in sets.items():
             res = harmless(policy, h, o)
@@ -147,7 +158,7 @@ def main() -> None:
             print(f"{cname:28} {sname:9} {res['harmful_blocked']:16.3f} {res['ordinary_refused']:17.3f}  {cats}")
     best = list(configs)[-1]  # patterns+intent when it runs: the configuration chosen before these sets were run
     overlap = example_overlap(configs.get("patterns+similarity", configs[best]),
-                              {k: v for k, v in sets.items() if not k.startswith("dev")})
+                              {k: v for k, v in sets.items() if k in blind})
     print(f"policy examples vs the held-out and fresh sets: {overlap['exact']} exact matches; highest cosine similarity "
           f"{overlap['max_similarity']} ({overlap['closest']}); {overlap['near_duplicates']} pairs at 0.9 or above")
     helpful = refusal_rate(configs[best], [r["text"] for r in sets["held-out"][1]])
@@ -181,6 +192,11 @@ def main() -> None:
         "ordinary_refused_fresh": harm[f"{best}/fresh"]["ordinary_refused"],
         "harmful_blocked_fresh2": harm[f"{best}/fresh2"]["harmful_blocked"],
         "ordinary_refused_fresh2": harm[f"{best}/fresh2"]["ordinary_refused"],
+        "harmful_blocked_fresh3": harm[f"{best}/fresh3"]["harmful_blocked"],
+        "ordinary_refused_fresh3": harm[f"{best}/fresh3"]["ordinary_refused"],
+        "harmful_blocked_all_blind": harm[f"{best}/all-blind"]["harmful_blocked"],
+        "ordinary_refused_all_blind": harm[f"{best}/all-blind"]["ordinary_refused"],
+        "all_blind_cases": [len(sets["all-blind"][0]), len(sets["all-blind"][1])],
         "harmful_blocked_dev": harm[f"{best}/dev"]["harmful_blocked"], "ordinary_refused_dev": harm[f"{best}/dev"]["ordinary_refused"],
         "harmful_blocked_patterns_only": harm["patterns/held-out"]["harmful_blocked"],
         "ordinary_refused_patterns_only": harm["patterns/held-out"]["ordinary_refused"],
