@@ -78,7 +78,8 @@ def _forward(self: Any, x: Any) -> Any:
     packed = self._augment_int4
     side = packed["side"]
     rows = x.numel() // x.shape[-1] if x.numel() else 0
-    if not 0 < rows <= packed["max_rows"] or side is OFF or torch.is_grad_enabled() or x.dtype != packed["dtype"]:
+    if (not 0 < rows <= packed["max_rows"] or side is OFF or torch.is_grad_enabled() or x.dtype != packed["dtype"]
+            or x.device.type != "cpu"):  # moved to a GPU since: the packed copy stays on CPU
         return torch.nn.functional.linear(x, self.weight, self.bias)
     if self.weight._version != packed["version"]:  # trained or loaded in place since: the copy is stale
         del self._augment_int4, self.forward
