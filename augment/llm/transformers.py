@@ -54,12 +54,6 @@ class _EventStop:
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
-def _float32() -> Any:
-    import torch
-
-    return torch.float32
-
-
 class TransformersLLM(AdapterMixin, LLM):
     """A local Hugging Face model: chat template, batching, streaming, stop strings, LoRA adapters.
 
@@ -150,7 +144,7 @@ class TransformersLLM(AdapterMixin, LLM):
         #: row, 137 for two on the default model's shapes), so a wrong guess costs more than a right one
         #: saves: measured there, a RAG turn took 8.8-9.8 s without guesses against 9.2-11.6 s with, a 4-step
         #: agent run 10.6 against 12.4 s, same output
-        self.prompt_guesses = not (str(self.device).startswith("cpu") and getattr(model, "dtype", None) == _float32())
+        self.prompt_guesses = not (self.device.startswith("cpu") and str(getattr(model, "dtype", "")) == "torch.float32")
         self.model_name = model_name or getattr(model.config, "_name_or_path", "") or type(model).__name__
         self.is_seq2seq = bool(getattr(model.config, "is_encoder_decoder", False))
         self.context_window = context_window or self._detect_context_window()
@@ -431,12 +425,12 @@ class TransformersLLM(AdapterMixin, LLM):
         processors = list(logits_processor or [])
         drafter = None
         if self.prompt_lookup > 0:
-            guess = PromptLookup().draft if self.prompt_guesses else (lambda seq, limit: [])
-            drafter = guess if self.prompt_guesses else None
+            guess = PromptLookup().draft if self.prompt_guesses else None
+            drafter = guess
             for p in processors:  # a grammar knows text that is forced next: draft that first
                 extend = getattr(p, "draft_with", None)
                 if extend is not None:
-                    drafter = extend(guess, self.tokenizer)
+                    drafter = extend(guess or (lambda seq, limit: []), self.tokenizer)
         cached = 0 if past is None else past.get_seq_length()
         if past is None:
             past = DynamicCache(config=self.model.config)
