@@ -153,7 +153,7 @@ def _load(spec: str | os.PathLike | None, kwargs: dict[str, Any]) -> LLM:
 
 
 LOCAL_OPTIONS = ("dtype", "device", "context_window", "truncation", "model_name", "local_files_only", "trust_remote_code",
-                 "prefix_cache", "prompt_lookup", "packed_decode")
+                 "prefix_cache", "prompt_lookup", "packed_decode", "fast_decode")
 
 
 def _check_local_options(kwargs: dict[str, Any]) -> None:

@@ -74,14 +74,16 @@ def crop_cache(cache: Any, length: int) -> None:
 def greedy_decode(model: Any, cache: Any, prompt: Sequence[int], cached: int, max_new: int, eos: set[int], *,
                   cache_kw: str, processors: Sequence[Any] = (), drafter: Callable[[list[int], int], list[int]] | None = None,
                   max_draft: int = 8, on_token: Callable[[int], None] | None = None,
-                  should_stop: Callable[[list[int]], bool] | None = None) -> tuple[list[int], bool]:
+                  should_stop: Callable[[list[int]], bool] | None = None, fast: Any = None) -> tuple[list[int], bool]:
     """Greedy tokens after ``prompt`` (``cache`` holds its first ``cached`` positions); ``(ids, hit_eos)``.
 
     ``ids`` stop before an end-of-sequence token. ``drafter(seq, limit)``
     guesses what follows ``seq``; ``processors`` are logits processors called
     as ``generate`` calls them; ``on_token`` sees each token as it is chosen;
     ``should_stop(new_ids)`` ends decoding after a pass (stop strings, a
-    consumer gone). Caller holds the model's lock, in inference mode.
+    consumer gone). ``fast``: a :class:`~augment.llm.fastdecode.FastDecoder` of ``model`` that runs the
+    passes after the prompt (``cache`` is then left as the prompt made it). Caller holds the model's lock,
+    in inference mode.
     """
     import torch
 
@@ -93,15 +95,19 @@ def greedy_decode(model: Any, cache: Any, prompt: Sequence[int], cached: int, ma
     if len(pending) > 1:  # the rest of the prompt needs no logits but the last position's
         extend_cache(model, pending[:-1], cache)
         pending = pending[-1:]
+    session = None if fast is None else fast.start(cache, len(seq) + max_new + max_draft + 1)
     new: list[int] = []
     budget = max_draft
     while len(new) < max_new:
         room = max_new - len(new) - 1
         draft = drafter(seq, min(budget, room))[:room] if drafter is not None and room > 0 else []
         feed = pending + draft
-        out = model(input_ids=torch.tensor([feed], device=device), use_cache=True, logits_to_keep=len(draft) + 1,
-                    **{cache_kw: cache})
-        logits = out.logits[0].float()
+        if session is not None:
+            logits = session.run(feed)
+        else:
+            out = model(input_ids=torch.tensor([feed], device=device), use_cache=True, logits_to_keep=len(draft) + 1,
+                        **{cache_kw: cache})
+            logits = out.logits[0].float()
         accepted: list[int] = []
         hit = False
         for j in range(len(draft) + 1):
@@ -117,7 +123,10 @@ def greedy_decode(model: Any, cache: Any, prompt: Sequence[int], cached: int, ma
                 break
             if j == len(draft) or token != draft[j]:
                 break
-        crop_cache(cache, len(seq) + len(accepted) - 1)  # drop the positions of rejected drafts
+        if session is not None:  # drop the positions of rejected drafts
+            session.crop(len(seq) + len(accepted) - 1)
+        else:
+            crop_cache(cache, len(seq) + len(accepted) - 1)
         if draft:
             budget = min(max_draft, budget + 2) if len(accepted) > len(draft) else max(1, budget // 2)
         for token in accepted:  # an end-of-sequence token is streamed too, as generate does

@@ -114,12 +114,19 @@ class TransformersLLM(AdapterMixin, LLM):
     prefill keeps the bfloat16 weights. ``llm.packed_layers`` says how many
     layers do; ``packed_decode=False`` turns it off.
 
+    Fast decode (``fast_decode=True``, the default): on CPU, the passes of a
+    one-row greedy reply of a Llama-family model run in plain torch
+    (:mod:`augment.llm.fastdecode`): keys and values in buffers written in
+    place, packed projections joined, none of transformers' per-call wrappers.
+    Same layers and adapters; only attention's summation order differs from
+    ``model(...)``. ``fast_decode=False`` runs every pass through ``model(...)``.
+
     Thread safety: generate calls and adapter switches are serialised by a lock.
     """
 
     def __init__(self, model: Any, tokenizer: Any, *, model_name: str | None = None, device: str | None = None,
                  context_window: int | None = None, truncation: str = "error", prefix_cache: bool | PrefixCache = True,
-                 prompt_lookup: int = 8, packed_decode: bool = True):
+                 prompt_lookup: int = 8, packed_decode: bool = True, fast_decode: bool = True):
         if truncation not in ("error", "left"):
             raise ConfigError(f"truncation={truncation!r}; use 'error' (raise ContextLengthError) or 'left'")
         if not isinstance(prefix_cache, (bool, PrefixCache)):
@@ -169,6 +176,20 @@ class TransformersLLM(AdapterMixin, LLM):
             from augment.llm.packed import pack_4bit_linears
 
             self.packed_layers = pack_4bit_linears(self.model)
+        #: one-row greedy replies decode through :class:`~augment.llm.fastdecode.FastDecoder` where the
+        #: model is a Llama-family model on CPU (False: every pass through ``model(...)``)
+        self.fast_decode = fast_decode
+        self._fast: Any = None
+
+    def _fast_decoder(self) -> Any:
+        """The :class:`~augment.llm.fastdecode.FastDecoder` of the current model, or None (off, or not supported)."""
+        if not self.fast_decode:
+            return None
+        if self._fast is None or self._fast[0] is not self.model:
+            from augment.llm.fastdecode import FastDecoder
+
+            self._fast = (self.model, FastDecoder.build(self.model))
+        return self._fast[1]
 
     # ---- loading --------------------------------------------------------
     @classmethod
@@ -447,7 +468,8 @@ class TransformersLLM(AdapterMixin, LLM):
         try:
             ids, hit = greedy_decode(self.model, past, tokens, cached, max_new, set(self._eos_ids),
                                      cache_kw=cache_kwarg(), processors=processors, drafter=drafter,
-                                     max_draft=self.prompt_lookup, on_token=put, should_stop=stop)
+                                     max_draft=self.prompt_lookup, on_token=put, should_stop=stop,
+                                     fast=self._fast_decoder())
         finally:
             if streamer is not None:
                 streamer.end()

@@ -78,8 +78,12 @@ def test_prompt_lookup_setting_is_checked(tiny_llama_dir):
 def test_same_answers_in_fewer_passes_on_the_default_model(default_llm):
     """A RAG-style answer that quotes its source and a constrained tool call: identical with drafting on and
     off, and drafting runs the model fewer times (the speedup; its size is measured in tools/bench_agent_step.py)."""
+    from augment.llm.fastdecode import FastSession
+
     passes = []
     hook = default_llm.model.get_output_embeddings().register_forward_hook(lambda *a: passes.append(1))
+    run = FastSession.run  # decode passes of the fast path (augment.llm.fastdecode) do not call the module
+    FastSession.run = lambda self, tokens: passes.append(1) or run(self, tokens)
     source = ("The museum opens at 9 am on weekdays and at 10 am on Saturdays. Entry is free for children under "
               "twelve; adults pay eight euros. The cafe on the second floor closes at 4 pm.")
     rag = [{"role": "system", "content": f"Answer from this source, quoting it.\n\n{source}"},
@@ -100,6 +104,7 @@ def test_same_answers_in_fewer_passes_on_the_default_model(default_llm):
             runs[k] = (a.text, a.usage, [(c.name, c.arguments) for c in b.tool_calls], b.usage, len(passes))
     finally:
         default_llm.prompt_lookup = saved
+        FastSession.run = run
         hook.remove()
     assert runs[0][:4] == runs[8][:4]
     assert runs[8][2] and runs[8][2][0][0] == "convert_currency"

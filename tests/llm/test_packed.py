@@ -9,38 +9,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tiny_models import make_lora, smol_tokenizer_dir, tiny_llama  # noqa: F401 (fixtures)
+from tiny_models import grid_llama_dir, make_lora, smol_tokenizer_dir, snap_to_grid  # noqa: F401 (fixtures)
 
 from augment.llm.loader import load_llm
 from augment.llm.packed import GROUP, grid_4bit, packed_layers
 
 PROMPT = [{"role": "user", "content": "Tell me about the lighthouse on Skerry Point and its keepers."}]
 LONG = [{"role": "system", "content": "You answer questions about lighthouses. " * 12}] + PROMPT
-
-
-def snap_to_grid(weight: torch.Tensor) -> torch.Tensor:
-    """Q4_1 as GGUF makes it: per group of 32 in a row, 16 levels from the group's min to its max."""
-    rows, cols = weight.shape
-    w = weight.reshape(rows, cols // GROUP, GROUP)
-    lo, hi = w.amin(-1, keepdim=True), w.amax(-1, keepdim=True)
-    step = (hi - lo) / 15
-    return (((w - lo) / step).round() * step + lo).reshape(rows, cols)
-
-
-@pytest.fixture(scope="module")
-def grid_llama_dir(smol_tokenizer_dir, tmp_path_factory):  # noqa: F811
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(str(smol_tokenizer_dir))
-    model = tiny_llama(tok, hidden=64)
-    with torch.no_grad():
-        for name, module in model.named_modules():
-            if isinstance(module, torch.nn.Linear) and ".layers." in name:
-                module.weight.copy_(snap_to_grid(module.weight))
-    folder = tmp_path_factory.mktemp("grid-llama")
-    model.save_pretrained(str(folder))
-    tok.save_pretrained(str(folder))
-    return folder
 
 
 @pytest.fixture(scope="module")

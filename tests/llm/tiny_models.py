@@ -39,6 +39,35 @@ def tiny_llama_dir(tmp_path_factory, smol_tokenizer_dir):
     return folder
 
 
+def snap_to_grid(weight):
+    """Q4_1 as GGUF makes it: per group of 32 in a row, 16 levels from the group's min to its max."""
+    from augment.llm.packed import GROUP
+
+    rows, cols = weight.shape
+    w = weight.reshape(rows, cols // GROUP, GROUP)
+    lo, hi = w.amin(-1, keepdim=True), w.amax(-1, keepdim=True)
+    step = (hi - lo) / 15
+    return (((w - lo) / step).round() * step + lo).reshape(rows, cols)
+
+
+@pytest.fixture(scope="session")
+def grid_llama_dir(smol_tokenizer_dir, tmp_path_factory):
+    """A saved tiny Llama (hidden 64) whose layer weights are snapped to a Q4_1 grid, as the shipped GGUF's."""
+    import torch
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(smol_tokenizer_dir))
+    model = tiny_llama(tok, hidden=64)
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            if isinstance(module, torch.nn.Linear) and ".layers." in name:
+                module.weight.copy_(snap_to_grid(module.weight))
+    folder = tmp_path_factory.mktemp("grid-llama")
+    model.save_pretrained(str(folder))
+    tok.save_pretrained(str(folder))
+    return folder
+
+
 def make_lora(model, folder, seed: int, targets=("q_proj", "v_proj")):
     """Save a LoRA adapter with random (non-zero) weights for ``model`` into ``folder``."""
     import torch
