@@ -253,8 +253,8 @@ class FastSession:
         h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
         return weight * h.to(x.dtype)
 
-    def run(self, tokens: list[int]) -> Any:
-        """Append ``tokens`` and return their logits, float32 ``[len(tokens), vocab]``."""
+    def run(self, tokens: list[int], keep: int | None = None) -> Any:
+        """Append ``tokens`` and return the logits of the last ``keep`` of them (default all), float32 ``[keep, vocab]``."""
         import torch
 
         d = self.d
@@ -296,6 +296,8 @@ class FastSession:
             x = x + pd(torch.nn.functional.silu(gu[:, :inner]) * gu[:, inner:])
         weight, eps = self.final_norm
         self.length = end
+        if keep is not None and keep < n:
+            x = x[n - keep:]
         return self.head(self._norm(x, weight, eps)).float()
 
     def _grow(self, need: int) -> None:

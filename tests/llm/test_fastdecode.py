@@ -156,3 +156,28 @@ def test_the_default_model_joins_its_layers_and_keeps_its_choices(default_llm):
     joined = {k[1] for k in llm._fast_decoder().fused if isinstance(k[0], int)}
     assert joined == {"qkv", "o", "gate_up", "down"}
     assert len(llm._fast_decoder().fused) == 4 * 30
+
+
+def test_a_short_prompt_rest_rides_along_in_the_first_pass(tiny_f32, monkeypatch):
+    """The tokens after the last prefill block (at most 8) go into the first decoding pass with the drafts:
+    the same reply as prefilling them first, one pass fewer."""
+    from transformers import DynamicCache
+
+    import augment.llm.kvcache as kvcache
+    from augment.llm.lookahead import MERGED_REST, PromptLookup, greedy_decode
+
+    model, eos = tiny_f32.model, set(tiny_f32._eos_ids)
+    prompt = tiny_f32.tokenizer("the cat sat on the mat and the cat sat on the", add_special_tokens=False)["input_ids"]
+    cached = len(prompt) - MERGED_REST
+    extends = []
+    real = kvcache.extend_cache
+    monkeypatch.setattr(kvcache, "extend_cache", lambda m, t, c: extends.append(len(t)) or real(m, t, c))
+    replies = []
+    for fast in (None, FastDecoder.build(model)):
+        with torch.inference_mode():
+            cache = DynamicCache(config=model.config)
+            real(model, prompt[:cached], cache)
+            replies.append(greedy_decode(model, cache, prompt, cached, 12, eos, cache_kw=cache_kwarg(),
+                                         drafter=PromptLookup().draft, fast=fast))
+    assert replies[0] == replies[1] and len(replies[0][0]) > 0
+    assert extends == [MERGED_REST - 1]  # only the path without the fast decoder prefilled the rest apart

@@ -83,7 +83,7 @@ def test_same_answers_in_fewer_passes_on_the_default_model(default_llm):
     passes = []
     hook = default_llm.model.get_output_embeddings().register_forward_hook(lambda *a: passes.append(1))
     run = FastSession.run  # decode passes of the fast path (augment.llm.fastdecode) do not call the module
-    FastSession.run = lambda self, tokens: passes.append(1) or run(self, tokens)
+    FastSession.run = lambda self, tokens, **kw: passes.append(1) or run(self, tokens, **kw)
     source = ("The museum opens at 9 am on weekdays and at 10 am on Saturdays. Entry is free for children under "
               "twelve; adults pay eight euros. The cafe on the second floor closes at 4 pm.")
     rag = [{"role": "system", "content": f"Answer from this source, quoting it.\n\n{source}"},
