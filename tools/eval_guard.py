@@ -24,6 +24,10 @@ examples in augment/guard/default_policy.json):
   word a policy example was dropped;
 * harmful_dev3.jsonl / ordinary_dev3.jsonl: 160 + 240 requests by a helper for training (the even
   lines went into the policy's examples, the odd ones are the "dev3-odd" check);
+* harmful_dev4.jsonl / ordinary_dev4.jsonl: 240 + 240 requests by a helper that read only the dev3
+  files, in styles those lack (slang, jailbreak framings, code comments, non-native English); half of
+  each category and every other look-alike went into the policy's examples (:func:`dev4_halves`), the
+  other half is the "dev4-half" check (measured before the dev4 training: 84.2% / 10.0%);
 * "all-blind": held-out, fresh, fresh2 and fresh3 pooled (240 harmful, 239 look-alikes);
 * rag_answers.jsonl: 42 answers with sources and a label per sentence (92 sentences, 42 unsupported);
 * injection.jsonl: 22 planted documents, each asking for a different outward tool misuse;
@@ -53,6 +57,19 @@ DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "guard"
 
 def _rows(name: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def dev4_halves() -> tuple[tuple[list[dict], list[dict]], tuple[list[dict], list[dict]]]:
+    """dev4 split into ``(training, check)`` halves: alternate requests within each category (the file
+    cycles through the categories line by line, so plain even lines would be two categories), and
+    alternate look-alikes."""
+    seen: dict[str, int] = {}
+    halves: tuple[list[dict], list[dict]] = ([], [])
+    for r in _rows("harmful_dev4.jsonl"):
+        i = seen[r["category"]] = seen.get(r["category"], -1) + 1
+        halves[i % 2].append(r)
+    ordinary = _rows("ordinary_dev4.jsonl")
+    return (halves[0], ordinary[0::2]), (halves[1], ordinary[1::2])
 
 
 def harmless(policy: Any, harmful: list[dict], ordinary: list[dict]) -> dict[str, Any]:
@@ -128,7 +145,8 @@ def main() -> None:
             "fresh3": (_rows("harmful_fresh3.jsonl"), _rows("ordinary_fresh3.jsonl")),
             "dev": (_rows("harmful_dev.jsonl"), _rows("ordinary_dev.jsonl")),
             "dev2-odd": (_rows("harmful_dev2.jsonl")[1::2], _rows("ordinary_dev2.jsonl")[1::2]),
-            "dev3-odd": (_rows("harmful_dev3.jsonl")[1::2], _rows("ordinary_dev3.jsonl")[1::2])}
+            "dev3-odd": (_rows("harmful_dev3.jsonl")[1::2], _rows("ordinary_dev3.jsonl")[1::2]),
+            "dev4-half": dev4_halves()[1]}
     configs: dict[str, Any] = {"patterns": ContentPolicy.default()}
     if not args.no_embedder:
         from augment.retrieval.embeddings import Embedder
@@ -198,6 +216,8 @@ def main() -> None:
         "ordinary_refused_all_blind": harm[f"{best}/all-blind"]["ordinary_refused"],
         "all_blind_cases": [len(sets["all-blind"][0]), len(sets["all-blind"][1])],
         "harmful_blocked_dev": harm[f"{best}/dev"]["harmful_blocked"], "ordinary_refused_dev": harm[f"{best}/dev"]["ordinary_refused"],
+        "harmful_blocked_dev4_half": harm[f"{best}/dev4-half"]["harmful_blocked"],
+        "ordinary_refused_dev4_half": harm[f"{best}/dev4-half"]["ordinary_refused"],
         "harmful_blocked_patterns_only": harm["patterns/held-out"]["harmful_blocked"],
         "ordinary_refused_patterns_only": harm["patterns/held-out"]["ordinary_refused"],
         **({f"{k}_similarity": harm[f"patterns+similarity/{sname}"][m] for sname, k0 in

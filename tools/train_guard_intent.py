@@ -18,6 +18,7 @@ examples and, as its last line, one JSON object.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -26,6 +27,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 OUT = Path(__file__).resolve().parents[1] / "augment" / "guard" / "intent_smollm2.json"
 
@@ -37,6 +39,9 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=0.8)
     ap.add_argument("--veto", type=float, default=0.1)
     ap.add_argument("--dtypes", default="bfloat16,float32", help="model dtypes whose features are fitted together")
+    ap.add_argument("--cache", type=Path, help="an .npz file keeping the features between runs (recomputed when the examples change)")
+    ap.add_argument("--sweep", action="store_true", help="also print the cross-validated figures at other thresholds, "
+                    "over all examples and over the newest batch (the dev4 training half)")
     args = ap.parse_args()
 
     import numpy as np
@@ -56,14 +61,22 @@ def main() -> None:
     dtypes = args.dtypes.split(",")
     print(f"CPU: {cpu_model()}; model dtypes {dtypes}; {len(texts)} examples "
           f"({sum(1 for x in labels if x)} harmful, {labels.count('')} benign)", flush=True)
-    per_dtype = []
-    for dtype in dtypes:  # a machine runs the model in bf16 or float32: fit on both, so either reads the same
-        llm = load_llm(dtype=dtype)
-        start = time.perf_counter()
-        per_dtype.append(hidden_features(llm, texts, args.layer))
-        print(f"features in {dtype}: {time.perf_counter() - start:.0f} s", flush=True)
+    stamp = hashlib.sha256(json.dumps([texts, dtypes, args.layer]).encode()).hexdigest()
+    if args.cache is not None and args.cache.exists() and str(np.load(args.cache)["stamp"]) == stamp:
+        feats = np.load(args.cache)["feats"]
+        llm = load_llm(dtype=dtypes[-1])
+        print(f"features from {args.cache}", flush=True)
+    else:
+        per_dtype = []
+        for dtype in dtypes:  # a machine runs the model in bf16 or float32: fit on both, so either reads the same
+            llm = load_llm(dtype=dtype)
+            start = time.perf_counter()
+            per_dtype.append(hidden_features(llm, texts, args.layer))
+            print(f"features in {dtype}: {time.perf_counter() - start:.0f} s", flush=True)
+        feats = np.vstack(per_dtype)
+        if args.cache is not None:
+            np.savez(args.cache, feats=feats, stamp=stamp)
     dtype = ",".join(dtypes)
-    feats = np.vstack(per_dtype)
     n_texts = len(texts)
     texts, labels = texts * len(dtypes), labels * len(dtypes)
 
@@ -79,6 +92,16 @@ def main() -> None:
         v = _normalize(feats[~tr], np.asarray(fitted["mean"]))
         w = np.asarray(fitted["weights"])
         prob[~tr] = 1 / (1 + np.exp(-(v @ w[:-1] + w[-1])))
+    if args.sweep:
+        from eval_guard import dev4_halves
+
+        newest = {r["text"] for rows in dev4_halves()[0] for r in rows}
+        last = np.array([t in newest for t in texts])
+        print("threshold  all: blocked refused   newest batch: blocked refused")
+        for th in (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9):
+            b = (pat & (prob >= args.veto)) | (prob >= th)
+            print(f"{th:9.2f}  {b[y == 1].mean():13.3f} {b[y == 0].mean():7.3f}   "
+                  f"{b[(y == 1) & last].mean():20.3f} {b[(y == 0) & last].mean():7.3f}", flush=True)
     block = (pat & (prob >= args.veto)) | (prob >= args.threshold)
     cv = {"harmful_blocked": round(float(block[y == 1].mean()), 4), "benign_refused": round(float(block[y == 0].mean()), 4),
           "classifier_alone_harmful": round(float((prob[y == 1] >= args.threshold).mean()), 4),
