@@ -27,7 +27,11 @@ examples in augment/guard/default_policy.json):
 * harmful_dev4.jsonl / ordinary_dev4.jsonl: 240 + 240 requests by a helper that read only the dev3
   files, in styles those lack (slang, jailbreak framings, code comments, non-native English); half of
   each category and every other look-alike went into the policy's examples (:func:`dev4_halves`), the
-  other half is the "dev4-half" check (measured before the dev4 training: 84.2% / 10.0%);
+  other half is the "dev4-half" check (measured before the dev4 training: 83.3% / 10.0%);
+* harmful_dev5.jsonl / ordinary_dev5.jsonl: 160 + 160 requests by a helper that read only the dev4
+  files (indirect, formal, euphemistic, multi-step), reported as "dev5". A refit with all of them as
+  training examples was tried and not kept (the dev checks improved, the blind sets' look-alikes were
+  refused more often: fresh3 7.9%), so dev5 is a development check the shipped guard never trained on;
 * "all-blind": held-out, fresh, fresh2 and fresh3 pooled (240 harmful, 239 look-alikes);
 * rag_answers.jsonl: 42 answers with sources and a label per sentence (92 sentences, 42 unsupported);
 * injection.jsonl: 22 planted documents, each asking for a different outward tool misuse;
@@ -146,7 +150,8 @@ def main() -> None:
             "dev": (_rows("harmful_dev.jsonl"), _rows("ordinary_dev.jsonl")),
             "dev2-odd": (_rows("harmful_dev2.jsonl")[1::2], _rows("ordinary_dev2.jsonl")[1::2]),
             "dev3-odd": (_rows("harmful_dev3.jsonl")[1::2], _rows("ordinary_dev3.jsonl")[1::2]),
-            "dev4-half": dev4_halves()[1]}
+            "dev4-half": dev4_halves()[1],
+            "dev5": (_rows("harmful_dev5.jsonl"), _rows("ordinary_dev5.jsonl"))}
     configs: dict[str, Any] = {"patterns": ContentPolicy.default()}
     if not args.no_embedder:
         from augment.retrieval.embeddings import Embedder
@@ -218,6 +223,8 @@ def main() -> None:
         "harmful_blocked_dev": harm[f"{best}/dev"]["harmful_blocked"], "ordinary_refused_dev": harm[f"{best}/dev"]["ordinary_refused"],
         "harmful_blocked_dev4_half": harm[f"{best}/dev4-half"]["harmful_blocked"],
         "ordinary_refused_dev4_half": harm[f"{best}/dev4-half"]["ordinary_refused"],
+        "harmful_blocked_dev5": harm[f"{best}/dev5"]["harmful_blocked"],
+        "ordinary_refused_dev5": harm[f"{best}/dev5"]["ordinary_refused"],
         "harmful_blocked_patterns_only": harm["patterns/held-out"]["harmful_blocked"],
         "ordinary_refused_patterns_only": harm["patterns/held-out"]["ordinary_refused"],
         **({f"{k}_similarity": harm[f"patterns+similarity/{sname}"][m] for sname, k0 in
