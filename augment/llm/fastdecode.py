@@ -99,8 +99,6 @@ def _resolve(module: Any) -> Any:
     A PEFT layer whose active adapters are all folded into its weights (or that has
     none on) amounts to its base layer; one with an adapter still unfolded is kept whole.
     """
-    import torch
-
     tuner = getattr(module, "base_layer", None)
     if tuner is not None:
         active = list(getattr(module, "active_adapters", []) or [])
@@ -116,9 +114,9 @@ def _packed(linear: Any) -> dict | None:
     """The live packed int4 copy of a resolved ``nn.Linear`` (:mod:`augment.llm.packed`), or None."""
     import torch
 
-    packed = getattr(linear, "_augment_int4", None) if type(linear) is torch.nn.Linear else None
     from augment.llm.packed import OFF
 
+    packed = getattr(linear, "_augment_int4", None) if type(linear) is torch.nn.Linear else None
     if (packed is None or packed["side"] is OFF or linear.weight._version != packed["version"]
             or linear.bias is not None):
         return None
@@ -164,17 +162,12 @@ def _int4(weight: Any, scales: Any, side: Any, rows: int, whole: list[Any]) -> C
     """``x -> x @ W^T`` on packed int4 weights plus a folded adapter's side; longer inputs use the ordinary weights."""
     import torch
 
-    from augment.llm.packed import GROUP
-
-    mm = torch.ops.aten._weight_int4pack_mm_for_cpu
+    from augment.llm.packed import int4_linear
 
     def run(x: Any) -> Any:
         if x.shape[0] > rows:
             return torch.nn.functional.linear(x, whole[0] if len(whole) == 1 else torch.cat(whole))
-        out = mm(x, weight, GROUP, scales)
-        if side is not None:
-            out += (x.float() @ side[0]) @ side[1]
-        return out
+        return int4_linear(x, weight, scales, side)
 
     return run
 
@@ -219,12 +212,7 @@ class FastSession:
             for i, layer in enumerate(cache.layers):
                 self.keys[i][:, : self.length].copy_(layer.keys[0])
                 self.values[i][:, : self.length].copy_(layer.values[0])
-        positions = torch.arange(capacity).unsqueeze(0)
-        cos, sin = base.model.rotary_emb(torch.empty(0, dtype=self.dtype), positions)
-        half = decoder.head_dim // 2
-        self.cos = cos[0].unsqueeze(1)  # [capacity, 1, head_dim]
-        # rotate_half(x) * sin == roll(x, half) * (sin with its first half negated), exactly
-        self.sin = torch.cat([-sin[0, :, :half], sin[0, :, half:]], dim=-1).unsqueeze(1)
+        self.cos, self.sin = self._rotary(capacity)
         self.capacity = capacity
         fused = decoder.fused
         self.embed = _resolve(base.model.embed_tokens)
@@ -310,8 +298,14 @@ class FastSession:
                 new = torch.empty((old.shape[0], capacity, old.shape[2]), dtype=old.dtype)
                 new[:, : self.length].copy_(old[:, : self.length])
                 store[i] = new
-        base, half = self.d.base, self.d.head_dim // 2
-        cos, sin = base.model.rotary_emb(torch.empty(0, dtype=self.dtype), torch.arange(capacity).unsqueeze(0))
-        self.cos = cos[0].unsqueeze(1)
-        self.sin = torch.cat([-sin[0, :, :half], sin[0, :, half:]], dim=-1).unsqueeze(1)
+        self.cos, self.sin = self._rotary(capacity)
         self.capacity = capacity
+
+    def _rotary(self, capacity: int) -> tuple[Any, Any]:
+        """The model's rotary ``(cos, sin)`` for positions ``0..capacity-1``, each ``[capacity, 1, head_dim]``;
+        ``sin`` has its first half negated, since ``rotate_half(x) * sin == roll(x, half) * that``, exactly."""
+        import torch
+
+        half = self.d.head_dim // 2
+        cos, sin = self.d.base.model.rotary_emb(torch.empty(0, dtype=self.dtype), torch.arange(capacity).unsqueeze(0))
+        return cos[0].unsqueeze(1), torch.cat([-sin[0, :, :half], sin[0, :, half:]], dim=-1).unsqueeze(1)

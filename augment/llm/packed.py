@@ -35,7 +35,7 @@ from __future__ import annotations
 import types
 from typing import Any
 
-__all__ = ["GROUP", "grid_4bit", "pack_4bit_linears", "unpack_4bit_linears", "packed_layers", "set_side"]
+__all__ = ["GROUP", "grid_4bit", "int4_linear", "pack_4bit_linears", "unpack_4bit_linears", "packed_layers", "set_side"]
 
 #: weights per (scale, offset) pair along a row: the GGUF Q4_0/Q4_1 block, and the group the kernel takes
 GROUP = 32
@@ -84,14 +84,20 @@ def _forward(self: Any, x: Any) -> Any:
     if self.weight._version != packed["version"]:  # trained or loaded in place since: the copy is stale
         del self._augment_int4, self.forward
         return torch.nn.functional.linear(x, self.weight, self.bias)
-    flat = x.reshape(rows, x.shape[-1])
-    out = torch.ops.aten._weight_int4pack_mm_for_cpu(flat, packed["weight"], GROUP, packed["scales"])
-    if side is not None:  # in float32: oneDNN's bfloat16 matmuls of rank 8 cost ~20 us each, MKL's float32 ones ~2.5
-        down, up = side
-        out += (flat.float() @ down) @ up
+    out = int4_linear(x.reshape(rows, x.shape[-1]), packed["weight"], packed["scales"], side)
     if self.bias is not None:
         out += self.bias
     return out.reshape(*x.shape[:-1], out.shape[-1])
+
+
+def int4_linear(x: Any, weight: Any, scales: Any, side: tuple[Any, Any] | None) -> Any:
+    """``x @ W^T`` for 2-D ``x`` on packed int4 weights, plus a folded adapter's ``side = (A^T, s * B^T)``."""
+    import torch
+
+    out = torch.ops.aten._weight_int4pack_mm_for_cpu(x, weight, GROUP, scales)
+    if side is not None:  # in float32: oneDNN's bfloat16 matmuls of rank 8 cost ~20 us each, MKL's float32 ones ~2.5
+        out += (x.float() @ side[0]) @ side[1]
+    return out
 
 
 def pack_4bit_linears(model: Any, max_rows: int = 16) -> int:
