@@ -4,7 +4,8 @@
     .venv/bin/python tools/train_guard_intent.py --out F    # somewhere else
 
 Training data: the content policy's own examples (augment/guard/default_policy.json: harmful
-requests per category, and the benign look-alikes, which include the even lines of the dev2 sets);
+requests per category, and the benign look-alikes, which include the training halves of the dev2, dev3
+and dev4 sets);
 never the evaluation sets in tests/data/guard.
 Features: the mean of layer ``--layer`` (25 of 30) over the request as a user turn, base weights,
 computed in bfloat16 and in float32 and fitted together (a CPU with native bf16 runs the model in
@@ -62,8 +63,9 @@ def main() -> None:
     print(f"CPU: {cpu_model()}; model dtypes {dtypes}; {len(texts)} examples "
           f"({sum(1 for x in labels if x)} harmful, {labels.count('')} benign)", flush=True)
     stamp = hashlib.sha256(json.dumps([texts, dtypes, args.layer]).encode()).hexdigest()
-    if args.cache is not None and args.cache.exists() and str(np.load(args.cache)["stamp"]) == stamp:
-        feats = np.load(args.cache)["feats"]
+    cached = np.load(args.cache) if args.cache is not None and args.cache.exists() else None
+    if cached is not None and str(cached["stamp"]) == stamp:
+        feats = cached["feats"]
         llm = load_llm(dtype=dtypes[-1])
         print(f"features from {args.cache}", flush=True)
     else:

@@ -186,4 +186,3 @@ def test_look_alike_contexts_pass_new_phrasings(policy, text):
 ])
 def test_the_same_patterns_still_block_the_harmful_versions(policy, text):
     assert not policy.check(text).allowed
-
