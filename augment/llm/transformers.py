@@ -107,11 +107,11 @@ class TransformersLLM(AdapterMixin, LLM):
     (``llm.prompt_guesses`` is False there: a pass over n tokens costs about
     n passes over one, so guesses lose more than they save). Sampled requests and batches use ``generate``.
 
-    4-bit decode (``packed_decode=True``, the default): a bfloat16 model on
+    4-bit decode (``packed_decode=True``, the default): a bfloat16 or float32 model on
     CPU whose layer weights are exactly 4-bit values in groups of 32 (the
     embedded default, shipped as a Q4_1 GGUF) decodes on a packed int4 copy of
-    them, a quarter of the bytes per token (:mod:`augment.llm.packed`);
-    prefill keeps the bfloat16 weights. ``llm.packed_layers`` says how many
+    them, a quarter of the bytes per token in bfloat16, an eighth in float32
+    (:mod:`augment.llm.packed`); prefill keeps the model's own weights. ``llm.packed_layers`` says how many
     layers do; ``packed_decode=False`` turns it off.
 
     Fast decode (``fast_decode=True``, the default): on CPU, the passes of a

@@ -2,7 +2,9 @@
 
 A tiny Llama whose layer weights are snapped to a Q4_1 grid (groups of 32, as
 the shipped GGUF) stands in for the default model; the suite pins float32, so
-these tests load bfloat16 on purpose. One test checks the real default model.
+these tests load bfloat16 on purpose (a float32 model packs too: its decode
+passes cast the activations to bfloat16 for the kernel). One test checks the
+real default model.
 """
 
 from __future__ import annotations
@@ -65,8 +67,14 @@ def test_packed_decode_runs_the_same_weights(grid_llama_dir):
     plain = load_llm(str(grid_llama_dir), dtype="bfloat16", adapter=None, packed_decode=False)
     assert packed.packed_layers == 14 == len(packed_layers(packed.model))  # 7 linears x 2 layers, not lm_head
     assert plain.packed_layers == 0 and not packed_layers(plain.model)
-    assert load_llm(str(grid_llama_dir), dtype="float32", adapter=None).packed_layers == 0
     assert_close(decode_logits(packed), decode_logits(plain))
+    # a float32 model packs the same layers; its decode passes run the kernel on bfloat16 activations
+    packed32 = load_llm(str(grid_llama_dir), dtype="float32", adapter=None)
+    plain32 = load_llm(str(grid_llama_dir), dtype="float32", adapter=None, packed_decode=False)
+    assert packed32.packed_layers == 14 and plain32.packed_layers == 0
+    got32 = decode_logits(packed32)
+    assert got32.dtype == torch.float32 and packed32.model.dtype == torch.float32
+    assert_close(got32, decode_logits(plain32))
     # long inputs (prefill) keep the bfloat16 weights: identical to the plain model
     ids = torch.tensor([list(range(100, 140))])
     with torch.inference_mode():
@@ -130,21 +138,25 @@ def stepwise(llm, ids, adapter):
 
 def test_the_default_model_decodes_on_its_shipped_4bit_weights(default_llm):
     """The embedded GGUF is Q4_1: all 210 layer matmuls pack; lm_head (Q8_0 in the file) does not.
-    Decoding on them picks the float32 model's next token as often as the bfloat16 weights do
-    (measured: 170 and 167 of 178 positions), with and without augment's adapter."""
+    Decoding on them picks the unpacked float32 model's next token as often as the bfloat16
+    weights do, in bfloat16 and in float32 (the suite's ``default_llm``), with and without
+    augment's adapter (measured, of 178 positions: bfloat16 packed 170, bfloat16
+    unpacked 167, float32 packed 177)."""
     packed = load_llm(dtype="bfloat16")
-    assert packed.packed_layers == 210
+    assert packed.packed_layers == 210 == default_llm.packed_layers
     plain = load_llm(dtype="bfloat16", packed_decode=False)
+    truth_llm = load_llm(dtype="float32", packed_decode=False)
     text = ("The lighthouse on Skerry Point was built in 1871 from granite quarried on the island; its lamp was "
             "converted to electricity in 1952 and automated in 1987, when the last keeper, Ada Flett, retired. "
             "Visitors can climb the 96 steps to the lantern room on summer weekends, and the old keeper's cottage "
             "is now a small museum about the island's fishing history.")
     ids = packed.tokenizer(text)["input_ids"]
-    agree = {"packed": 0, "plain": 0}
+    agree = {"packed": 0, "plain": 0, "packed float32": 0}
     for adapter in (None, "augment"):
-        truth = stepwise(default_llm, ids, adapter).argmax(-1)  # the float32 model
-        for name, llm in (("packed", packed), ("plain", plain)):
+        truth = stepwise(truth_llm, ids, adapter).argmax(-1)
+        for name, llm in (("packed", packed), ("plain", plain), ("packed float32", default_llm)):
             agree[name] += int((stepwise(llm, ids, adapter).argmax(-1) == truth).sum())
     default_llm.set_adapter(None)  # as load_llm() leaves it: augment's adapter per request
     total = 2 * len(ids)
-    assert agree["packed"] >= 0.9 * total and agree["packed"] >= agree["plain"] - 0.03 * total, (agree, total)
+    for name in ("packed", "packed float32"):
+        assert agree[name] >= 0.9 * total and agree[name] >= agree["plain"] - 0.03 * total, (agree, total)
