@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("--layer", type=int, default=25)
     ap.add_argument("--threshold", type=float, default=0.8)
     ap.add_argument("--veto", type=float, default=0.1)
+    ap.add_argument("--l2", type=float, default=1e-4, help="the logistic regression's L2 penalty (1e-5 was tried: dev checks up, blind sets down)")
     ap.add_argument("--dtypes", default="bfloat16,float32", help="model dtypes whose features are fitted together")
     ap.add_argument("--cache", type=Path, help="an .npz file keeping the features between runs (recomputed when the examples change)")
     ap.add_argument("--sweep", action="store_true", help="also print the cross-validated figures at other thresholds, "
@@ -90,7 +91,7 @@ def main() -> None:
     prob = np.zeros(len(texts))
     for f in range(5):
         tr = folds != f
-        fitted = fit_intent(feats[tr], [lab for lab, keep in zip(labels, tr) if keep], layer=args.layer)
+        fitted = fit_intent(feats[tr], [lab for lab, keep in zip(labels, tr) if keep], layer=args.layer, l2=args.l2)
         v = _normalize(feats[~tr], np.asarray(fitted["mean"]))
         w = np.asarray(fitted["weights"])
         prob[~tr] = 1 / (1 + np.exp(-(v @ w[:-1] + w[-1])))
@@ -114,7 +115,7 @@ def main() -> None:
           f"{cv['patterns_alone_benign']:.3f}; classifier alone {cv['classifier_alone_harmful']:.3f} / "
           f"{cv['classifier_alone_benign']:.3f})", flush=True)
 
-    fitted = fit_intent(feats, labels, layer=args.layer)
+    fitted = fit_intent(feats, labels, layer=args.layer, l2=args.l2)
     rounded = {k: ([round(x, 6) for x in v] if isinstance(v, list) else
                    {c: [round(x, 6) for x in vec] for c, vec in v.items()} if isinstance(v, dict) else v)
                for k, v in fitted.items()}
