@@ -24,6 +24,15 @@ def default_llm():
 
 
 @pytest.fixture(scope="session")
+def float32_reference():
+    """The default model in float32 without 4-bit decode (every matmul in float32): the reference that
+    the faster decode paths are measured against."""
+    from augment.llm.loader import load_llm
+
+    return load_llm(dtype="float32", packed_decode=False)
+
+
+@pytest.fixture(scope="session")
 def default_embedder():
     """The real default embedder (all-MiniLM-L6-v2), loaded once per test session."""
     from augment.retrieval.embeddings import Embedder

@@ -131,7 +131,7 @@ def test_peft_adapter_converted_for_llamacpp_acts_as_on_transformers(default_llm
         # Q8_0, transformers dequantized to bf16/float32; test_llamacpp_cpu_weights compares the originals)
 
 
-def test_llamacpp_cpu_weights(default_llm, llamacpp_llm, tmp_path, monkeypatch):
+def test_llamacpp_cpu_weights(float32_reference, llamacpp_llm, tmp_path, monkeypatch):
     """The shipped Q4_1 file runs as Q8_0 (llama.cpp's fast CPU kernels), converted once; 'original' keeps it as is."""
     from pathlib import Path
 
@@ -165,8 +165,10 @@ def test_llamacpp_cpu_weights(default_llm, llamacpp_llm, tmp_path, monkeypatch):
     original = load_llm("llamacpp", n_ctx=2048, weights="original")
     try:
         assert original.weights_path == shipped
-        for q in ("Name three planets.", "What is 12 plus 30?"):  # as before the conversion: the engines agree
-            assert original.complete(q, max_tokens=8).text == default_llm.complete(q, max_tokens=8).text
+        # as before the conversion: the engines agree, llama.cpp on the file as it is and transformers on the
+        # same weights in float32 (transformers' own 4-bit decode and float16 head round differently, near ties)
+        for q in ("Name three planets.", "What is 12 plus 30?"):
+            assert original.complete(q, max_tokens=8).text == float32_reference.complete(q, max_tokens=8).text
         # the converted weights score the next token as the originals do, to within rounding
         import numpy as np
 

@@ -129,33 +129,45 @@ def test_models_it_does_not_reproduce_are_left_alone(tiny_f32, smol_tokenizer_di
     assert FastDecoder.build(LlamaForCausalLM(LlamaConfig(**cfg))) is None  # angles depend on the length
 
 
-def test_the_default_model_joins_its_layers_and_keeps_its_choices(default_llm):
+def test_the_default_model_joins_its_layers_and_keeps_its_choices(default_llm, float32_reference):
     """bfloat16 with 4-bit decode, as ``dtype="auto"`` runs on a CPU with native bf16: every layer's q, k, v
     (576 + 192 + 192 rows) and gate, up run as one int4 product each, and teacher-forced over a text the
-    fast passes pick the float32 model's next token as often as ``model(...)`` on the same weights does."""
+    fast passes pick the unpacked float32 model's next token as often as ``model(...)`` on the same weights
+    does. So do the float32 model's fast passes (4-bit layers, the output head on a float16 copy), as
+    ``dtype="auto"`` runs on a CPU without native bf16."""
+    from transformers import DynamicCache
+
     from test_packed import stepwise
 
     llm = load_llm(dtype="bfloat16")
     text = ("The lighthouse on Skerry Point was built in 1871 from granite quarried on the island; its lamp was "
             "converted to electricity in 1952 and automated in 1987, when the last keeper, Ada Flett, retired.")
     ids = llm.tokenizer(text)["input_ids"]
-    agree = {"fast": 0, "model": 0}
-    for adapter in (None, "augment"):
-        truth = stepwise(default_llm, ids, adapter).argmax(-1)
-        agree["model"] += int((stepwise(llm, ids, adapter).argmax(-1) == truth).sum())
-        llm.set_adapter(adapter)
-        with llm._lock, llm._adapter_scope(None), torch.inference_mode():
-            from transformers import DynamicCache
 
-            session = llm._fast_decoder().start(DynamicCache(config=llm.model.config), len(ids))
-            fast = torch.cat([session.run([t]) for t in ids])
-        agree["fast"] += int((fast.argmax(-1) == truth).sum())
+    def fast_logits(model_llm, adapter):
+        model_llm.set_adapter(adapter)
+        with model_llm._lock, model_llm._adapter_scope(None), torch.inference_mode():
+            session = model_llm._fast_decoder().start(DynamicCache(config=model_llm.model.config), len(ids))
+            return torch.cat([session.run([t]) for t in ids])
+
+    agree = {"fast": 0, "model": 0, "fast float32": 0, "model float32": 0}
+    for adapter in (None, "augment"):
+        truth = stepwise(float32_reference, ids, adapter).argmax(-1)
+        agree["model"] += int((stepwise(llm, ids, adapter).argmax(-1) == truth).sum())
+        agree["fast"] += int((fast_logits(llm, adapter).argmax(-1) == truth).sum())
+        agree["model float32"] += int((stepwise(default_llm, ids, adapter).argmax(-1) == truth).sum())
+        agree["fast float32"] += int((fast_logits(default_llm, adapter).argmax(-1) == truth).sum())
     default_llm.set_adapter(None)
+    float32_reference.set_adapter(None)
     total = 2 * len(ids)
-    assert agree["fast"] >= 0.9 * total and agree["fast"] >= agree["model"] - 0.03 * total, (agree, total)
+    for name in ("fast", "fast float32"):
+        assert agree[name] >= 0.9 * total and agree[name] >= agree["model"] - 0.03 * total, (agree, total)
     joined = {k[1] for k in llm._fast_decoder().fused if isinstance(k[0], int)}
     assert joined == {"qkv", "o", "gate_up", "down"}
     assert len(llm._fast_decoder().fused) == 4 * 30
+    fused32 = default_llm._fast_decoder().fused
+    assert fused32["head16"][1].dtype == torch.float16 and len(fused32) == 4 * 30 + 1
+    assert "head16" not in llm._fast_decoder().fused  # a bfloat16 model keeps its head
 
 
 def test_a_short_prompt_rest_rides_along_in_the_first_pass(tiny_f32, monkeypatch):

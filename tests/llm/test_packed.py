@@ -136,7 +136,7 @@ def stepwise(llm, ids, adapter):
                             .logits[0, -1].float() for t in ids])
 
 
-def test_the_default_model_decodes_on_its_shipped_4bit_weights(default_llm):
+def test_the_default_model_decodes_on_its_shipped_4bit_weights(default_llm, float32_reference):
     """The embedded GGUF is Q4_1: all 210 layer matmuls pack; lm_head (Q8_0 in the file) does not.
     Decoding on them picks the unpacked float32 model's next token as often as the bfloat16
     weights do, in bfloat16 and in float32 (the suite's ``default_llm``), with and without
@@ -145,7 +145,6 @@ def test_the_default_model_decodes_on_its_shipped_4bit_weights(default_llm):
     packed = load_llm(dtype="bfloat16")
     assert packed.packed_layers == 210 == default_llm.packed_layers
     plain = load_llm(dtype="bfloat16", packed_decode=False)
-    truth_llm = load_llm(dtype="float32", packed_decode=False)
     text = ("The lighthouse on Skerry Point was built in 1871 from granite quarried on the island; its lamp was "
             "converted to electricity in 1952 and automated in 1987, when the last keeper, Ada Flett, retired. "
             "Visitors can climb the 96 steps to the lantern room on summer weekends, and the old keeper's cottage "
@@ -153,7 +152,7 @@ def test_the_default_model_decodes_on_its_shipped_4bit_weights(default_llm):
     ids = packed.tokenizer(text)["input_ids"]
     agree = {"packed": 0, "plain": 0, "packed float32": 0}
     for adapter in (None, "augment"):
-        truth = stepwise(truth_llm, ids, adapter).argmax(-1)
+        truth = stepwise(float32_reference, ids, adapter).argmax(-1)
         for name, llm in (("packed", packed), ("plain", plain), ("packed float32", default_llm)):
             agree[name] += int((stepwise(llm, ids, adapter).argmax(-1) == truth).sum())
     default_llm.set_adapter(None)  # as load_llm() leaves it: augment's adapter per request
