@@ -100,10 +100,9 @@ def int4_linear(x: Any, weight: Any, scales: Any, side: tuple[Any, Any] | None) 
     """``x @ W^T`` for 2-D ``x`` on packed int4 weights, plus a folded adapter's ``side = (A^T, s * B^T)``."""
     import torch
 
-    if x.dtype == scales.dtype:
-        out = torch.ops.aten._weight_int4pack_mm_for_cpu(x, weight, GROUP, scales)
-    else:  # a float32 model: the kernel runs on bfloat16 activations (it is 10x slower on float32 ones)
-        out = torch.ops.aten._weight_int4pack_mm_for_cpu(x.to(scales.dtype), weight, GROUP, scales).to(x.dtype)
+    # a float32 model's rows go to the kernel in bfloat16, its scales' dtype (it is 10x slower on float32 ones);
+    # ``.to`` is a no-op for a bfloat16 model
+    out = torch.ops.aten._weight_int4pack_mm_for_cpu(x.to(scales.dtype), weight, GROUP, scales).to(x.dtype)
     if side is not None:  # in float32: oneDNN's bfloat16 matmuls of rank 8 cost ~20 us each, MKL's float32 ones ~2.5
         out += (x.float() @ side[0]) @ side[1]
     return out
