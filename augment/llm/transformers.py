@@ -226,6 +226,7 @@ class TransformersLLM(AdapterMixin, LLM):
             ) from e
         auto = AutoModelForSeq2SeqLM if getattr(config, "is_encoder_decoder", False) else AutoModelForCausalLM
         try:
+            _hf.freeze_import_heap()  # the libraries imported by now, not the model (see there)
             tokenizer = AutoTokenizer.from_pretrained(src, **common)
             model = auto.from_pretrained(src, dtype=torch_dtype, **common)
         except (OSError, ValueError, RuntimeError) as e:

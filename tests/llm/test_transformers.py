@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import types
 import warnings
@@ -11,6 +13,8 @@ import pytest
 from augment.errors import AdapterError, ConfigError, ContextLengthError
 from augment.llm.transformers import TransformersLLM
 from augment.types import Completion
+
+from tiny_models import smol_tokenizer_dir, tiny_llama_dir  # noqa: F401
 
 pytestmark = pytest.mark.real_model
 
@@ -176,3 +180,31 @@ def test_dtype_and_device_choice(monkeypatch):
             resolve_device("cuda")
     with pytest.raises(ConfigError):
         resolve_device("warp-drive")
+
+
+def test_libraries_are_frozen_out_of_full_collections_but_models_stay_collectable(default_llm, tiny_llama_dir):
+    """``freeze_import_heap``: the objects of the imported libraries leave full collections, once per
+    process and before the first model is built, so a dropped model is still freed."""
+    import gc
+
+    from augment.llm import _hf
+
+    assert _hf._FROZEN and _hf._FROZEN[0] > 100_000  # default_llm's load froze them
+    assert _hf.freeze_import_heap() == 0  # once per process
+    gc.collect()
+    # what a full collection walks: the objects made since (the models, the calls), not the libraries
+    assert len(gc.get_objects()) < gc.get_freeze_count() / 2
+    # the first model of a fresh process (the one loaded while freezing) is freed once dropped
+    script = ("import gc, sys, weakref\n"
+              "from augment.llm import _hf\n"
+              "from augment.llm.transformers import TransformersLLM\n"
+              "llm = TransformersLLM.from_pretrained(sys.argv[1], dtype='float32')\n"
+              "llm.complete('Hi', max_tokens=2)\n"
+              "ref = weakref.ref(llm.model)\n"
+              "del llm\n"
+              "gc.collect()\n"
+              "print(_hf._FROZEN, ref() is None)\n")
+    out = subprocess.run([sys.executable, "-c", script, str(tiny_llama_dir)], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    frozen, freed = out.stdout.strip().splitlines()[-1].rsplit(" ", 1)
+    assert frozen != "[]" and freed == "True", out.stdout + out.stderr[-2000:]
