@@ -37,7 +37,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from typing import Any
+from typing import Any, Iterator
 
 from augment.errors import ConfigError, MissingDependencyError
 from augment.llm.base import GenerateOptions
@@ -222,9 +222,13 @@ def parse_constrained(text: str, options: GenerateOptions) -> tuple[str, list[To
 
 # ---- engine ----------------------------------------------------------------
 class _Engine:
-    """xgrammar tokenizer info and grammar compiler for one tokenizer (built once, cached on the LLM)."""
+    """xgrammar tokenizer info and grammar compiler for one tokenizer (built once, cached on the LLM).
 
-    def __init__(self, tokenizer: Any, vocab_size: int, stop_ids: list[int]):
+    ``tokenizer``: a Hugging Face tokenizer, or ``pieces``: the bytes of every token id
+    (empty for control tokens), as llama.cpp gives them (:class:`~augment.llm.llamacpp.LlamaCppLLM`).
+    """
+
+    def __init__(self, tokenizer: Any, vocab_size: int, stop_ids: list[int], pieces: list[bytes] | None = None):
         try:
             import xgrammar as xgr
         except ImportError as e:  # pragma: no cover - xgrammar is a dependency
@@ -232,9 +236,19 @@ class _Engine:
         self.xgr = xgr
         self.tokenizer = tokenizer
         self.vocab_size = vocab_size
-        info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size, stop_token_ids=stop_ids)
+        self.pieces = pieces
+        if pieces is None:
+            info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size, stop_token_ids=stop_ids)
+        else:
+            info = xgr.TokenizerInfo(pieces, xgr.VocabType.RAW, vocab_size=vocab_size, stop_token_ids=stop_ids)
         self.compiler = xgr.GrammarCompiler(info, max_threads=1)
         self._closers: Any = None
+
+    def _texts(self) -> Iterator[tuple[int, str]]:
+        if self.pieces is not None:
+            yield from ((i, p.decode("utf-8", "replace")) for i, p in enumerate(self.pieces[: self.vocab_size]))
+        else:
+            yield from ((i, self.tokenizer.decode([i])) for i in range(min(self.vocab_size, len(self.tokenizer))))
 
     def compile(self, schema: dict[str, Any] | None) -> Any:
         try:
@@ -260,8 +274,8 @@ class _Engine:
             import torch
 
             bias = torch.zeros(self.vocab_size)
-            for i in range(min(self.vocab_size, len(self.tokenizer))):
-                piece = self.tokenizer.decode([i]).strip()
+            for i, text in self._texts():
+                piece = text.strip()
                 if not piece:
                     continue
                 chars = set(piece)

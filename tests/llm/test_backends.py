@@ -6,6 +6,8 @@ Replies are kept short (a few tokens) so the suite stays quick.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from augment.errors import AdapterError, ConfigError, ContextLengthError
@@ -87,6 +89,28 @@ def test_constrained_tool_call_and_response_format(llm):
     tuned = {"adapter": "augment"} if "augment" in (getattr(llm, "adapters", None) or []) else {}  # augment's tool adapter
     answer = llm.complete("Say hello.", tools=[ADD], tool_choice="none", max_tokens=16, **tuned)
     assert not answer.tool_calls and answer.text
+
+
+def test_llamacpp_constrains_with_the_same_grammar_engine(llamacpp_llm, tmp_path):
+    """llama.cpp's constrained calls run xgrammar's matcher as a logits processor (the transformers backend's
+    engine: the same grammar, the same bytes out, closing mode included); grammar="gbnf" keeps llama.cpp's own."""
+    from augment.llm.llamacpp import LlamaCppLLM
+
+    assert llamacpp_llm.grammar == "xgrammar"
+    schema = {"type": "object", "properties": {"story": {"type": "string"}}, "required": ["story"]}
+    cut = llamacpp_llm.complete("Tell a long story.", response_format=schema, max_tokens=6)
+    assert set(cut.parsed) == {"story"} and cut.text == json.dumps(cut.parsed)  # closed in time, compact separators
+    assert llamacpp_llm._xgr_engine.vocab_size == llamacpp_llm._llama.n_vocab()
+    call = llamacpp_llm.complete("What is 2 + 3? Use the tool.", tools=[ADD], tool_choice="required", max_tokens=24)
+    try:
+        llamacpp_llm.grammar = "gbnf"
+        gbnf = llamacpp_llm.complete("What is 2 + 3? Use the tool.", tools=[ADD], tool_choice="required", max_tokens=24)
+    finally:
+        llamacpp_llm.grammar = "xgrammar"
+    assert call.tool_calls[0].name == gbnf.tool_calls[0].name == "add"
+    assert set(gbnf.tool_calls[0].arguments) == set(call.tool_calls[0].arguments) == {"a", "b"}
+    with pytest.raises(ConfigError, match="grammar='regex'.*'xgrammar'.*'gbnf'"):
+        LlamaCppLLM(tmp_path / "any.gguf", grammar="regex")
 
 
 def test_errors_are_the_same_on_both(llm):
