@@ -30,8 +30,8 @@ agent that serves many tasks). The RAG turn is the median of ``--rounds`` runs.
 The last stdout line is one JSON object: ``agent_step_p50_s``, ``rag_turn_s`` and ``cache_reuse_speedup``
 of the default configuration (``load_llm()``: transformers with the prefix cache), the llama.cpp figures
 (``llamacpp_*``), the fastest engine per job (``fastest_backend``) and each engine's ours/raw ratios
-(``<engine>_over_raw``; on llama.cpp ours makes grammar-constrained calls where raw samples free
-tokens, so its agent-step ratio includes the grammar). Shared, loaded CPUs make every figure slow;
+(``<engine>_over_raw``; in an agent step raw generates at each step as many free tokens as ours did
+there, so that ratio includes ours' grammar, the only work raw does not do). Shared, loaded CPUs make every figure slow;
 ratios measured in one run still hold.
 """
 
@@ -74,10 +74,12 @@ RAG_FACT = ("The lighthouse on Skerry Point was built in 1871 from granite quarr
             "converted to electricity in 1952 and automated in 1987, when the last keeper, Ada Flett, retired. ")
 
 
-def agent_steps(llm, steps: int, question: str | None = None, **options) -> tuple[list[float], list[list]]:
+def agent_steps(llm, steps: int, question: str | None = None, made: list[int] | None = None,
+                **options) -> tuple[list[float], list[list]]:
     """Run ``steps`` constrained steps, each extending the conversation; return times and the calls made.
 
-    ``question`` replaces the last user turn (another task for the same agent)."""
+    ``question`` replaces the last user turn (another task for the same agent); ``made`` gets the
+    number of tokens each step generated."""
     msgs, times, calls = list(HISTORY), [], []
     if question is not None:
         msgs[-1] = {"role": "user", "content": question}
@@ -86,6 +88,8 @@ def agent_steps(llm, steps: int, question: str | None = None, **options) -> tupl
         out = llm.complete(msgs, tools=TOOLS, max_tokens=32, **options)
         times.append(time.perf_counter() - t)
         calls.append([(c.name, c.arguments) for c in out.tool_calls] or [("answer", out.text)])
+        if made is not None:
+            made.append(out.usage.completion_tokens)
         text = json.dumps({"name": calls[-1][0][0], "arguments": calls[-1][0][1]})
         msgs = msgs + [{"role": "assistant", "content": text}, {"role": "user", "content": f"Observation: {OBSERVATIONS[i % 4]}"}]
     return times, calls
@@ -153,10 +157,10 @@ def main() -> None:
     prompts = step_prompts(ours_tf, args.steps)
     agent_steps(ours_tf, args.steps, "Warm up: what is 1 + 1?")  # one-time costs (grammar compilation, lazy imports) untimed
     ours_tf.prefix_cache.clear()
-    tf_times, tf_calls = [], None
+    tf_times, tf_calls, tf_made = [], None, []
     for _ in range(args.rounds):
         ours_tf.clear_prefix_cache()
-        times, tf_calls = agent_steps(ours_tf, args.steps)
+        times, tf_calls = agent_steps(ours_tf, args.steps, made=tf_made if not tf_made else None)
         tf_times += times
     cache, ours_tf.prefix_cache = ours_tf.prefix_cache, None
     nocache_times, nocache_calls = [], None
@@ -174,12 +178,14 @@ def main() -> None:
     for question in WARM_TASKS[: args.rounds]:
         warm_times += agent_steps(ours_tf, args.steps, question)[0]
     warm_speedup = sum(warm_nocache) / sum(warm_times)
-    raw_tf_times = [raw_tf(p, 25) for _ in range(args.rounds) for p in prompts]
+    # raw: at each step as many free tokens as ours generated there (the same work, no grammar)
+    raw_tf_times = [raw_tf(p, n) for _ in range(args.rounds) for p, n in zip(prompts, tf_made)]
     speedup = sum(nocache_times) / sum(tf_times)
     results["raw_transformers"] = {"agent_step_p50_s": statistics.median(raw_tf_times)}
     results["ours_transformers"] = {"agent_step_p50_s": statistics.median(tf_times),
                                     "agent_step_p50_no_cache_s": statistics.median(nocache_times)}
-    print(f"agent step p50: raw transformers {statistics.median(raw_tf_times):.3f} s (25 free tokens, no cache) | "
+    print(f"agent step p50: raw transformers {statistics.median(raw_tf_times):.3f} s ({'/'.join(map(str, tf_made))} free tokens, as many as ours "
+          f"made, no cache) | "
           f"ours {statistics.median(tf_times):.3f} s with prefix cache, {statistics.median(nocache_times):.3f} s without "
           f"-> cache speedup on the {args.steps}-step run x{speedup:.2f} from a cold cache, x{warm_speedup:.2f} "
           f"on new tasks of the same agent (system prompt and tools cached)", flush=True)
@@ -224,10 +230,10 @@ def main() -> None:
 
         ours_lc = load_llm("llamacpp", n_ctx=4096, n_threads=args.threads)
         raw = ours_lc._llama  # the same Llama object, driven directly
-        lc_times = []
+        lc_times, lc_made = [], []
         for _ in range(args.rounds):
             raw.reset()
-            times, lc_calls = agent_steps(ours_lc, args.steps)
+            times, lc_calls = agent_steps(ours_lc, args.steps, made=lc_made if not lc_made else None)
             lc_times += times
 
         def raw_lc(prompt: str, new: int, engine=raw) -> float:
@@ -239,7 +245,7 @@ def main() -> None:
         raw_lc_times = []
         for _ in range(args.rounds):
             raw.reset()
-            raw_lc_times += [raw_lc(p, 25) for p in prompts]
+            raw_lc_times += [raw_lc(p, n) for p, n in zip(prompts, lc_made)]
         raw_rags, ours_rags = [], []
         for _ in range(args.rounds):
             raw.reset()
@@ -264,7 +270,7 @@ def main() -> None:
         shipped_steps, shipped_rags = [], []
         for _ in range(args.rounds):
             shipped.reset()
-            shipped_steps += [raw_lc(p, 25, shipped) for p in prompts]
+            shipped_steps += [raw_lc(p, n, shipped) for p, n in zip(prompts, lc_made)]
             shipped.reset()
             shipped_rags.append(raw_lc(rag_prompt, args.rag_answer, shipped))
         shipped.close()
@@ -273,7 +279,8 @@ def main() -> None:
         print(f"llama.cpp weights: ours runs {gguf_file_type(ours_lc.weights_path)} converted from the shipped "
               f"{gguf_file_type(ours_lc.model_path)}; raw on the shipped file: agent step p50 "
               f"{statistics.median(shipped_steps):.3f} s, RAG turn {statistics.median(shipped_rags):.2f} s", flush=True)
-        print(f"llama.cpp: agent step p50 raw {statistics.median(raw_lc_times):.3f} s | ours "
+        print(f"llama.cpp: agent step p50 raw {statistics.median(raw_lc_times):.3f} s ({'/'.join(map(str, lc_made))} "
+              f"free tokens, as many as ours made) | ours "
               f"{statistics.median(lc_times):.3f} s; RAG turn raw {raw_rag:.2f} s | ours {ours_rag:.2f} s; decode "
               f"{results['ours_llamacpp']['decode_tok_s']:.1f} tok/s", flush=True)
 
