@@ -14,7 +14,8 @@ On the embedded default model (SmolLM2-135M-Instruct), four rows:
 Workloads:
 
 (a) an agent run of 4 steps: 4 tool schemas, a 2-turn history, each step a constrained
-    tool call (ours) or the same number of free tokens (raw); each step's prompt extends
+    tool call (ours, with augment's adapter as ``Agent`` uses it) or the same number of free
+    tokens (raw, no adapter); each step's prompt extends
     the last one by the call and its observation, as the agent loop does. p50 of a step.
 (b) a RAG turn: a ~1,000-token context and a 100-token answer (one call, nothing cached).
 (c) decode tokens/s and time to first token on a short prompt.
@@ -79,7 +80,11 @@ def agent_steps(llm, steps: int, question: str | None = None, made: list[int] | 
     """Run ``steps`` constrained steps, each extending the conversation; return times and the calls made.
 
     ``question`` replaces the last user turn (another task for the same agent); ``made`` gets the
-    number of tokens each step generated."""
+    number of tokens each step generated. Runs with augment's adapter when ``llm`` has it loaded
+    (``load_llm()``'s default), as :class:`augment.Agent` does."""
+    from augment.llm.defaults import use_default_adapter
+
+    options = use_default_adapter(llm, dict(options))  # augment's tool-call adapter, as Agent uses it
     msgs, times, calls = list(HISTORY), [], []
     if question is not None:
         msgs[-1] = {"role": "user", "content": question}
