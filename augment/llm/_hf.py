@@ -290,15 +290,42 @@ SHORT_QUERY = 16
 
 
 def _cpu_sdpa(module: Any, query: Any, key: Any, value: Any, attention_mask: Any, **kwargs: Any) -> Any:
-    """transformers' SDPA attention, with short queries in bfloat16/float16 computed in float32.
+    """transformers' SDPA attention on CPU: short bf16/fp16 queries in float32, and a prompt's blocks one by one.
 
-    Measured on a 2-core EPYC with native bf16 (torch 2.13): one query token
-    over 1,000 cached ones takes 570 us in PyTorch's bfloat16 CPU kernel and
-    80 us in float32, once per layer per decoded token (30 layers on the
-    default model). Long queries (prefill blocks) keep the bf16 kernel, which
-    is the fast one there. The choice depends only on the shapes, so a
-    prompt computed with or without the prefix cache gives the same numbers.
+    Short queries: measured on a 2-core EPYC with native bf16 (torch 2.13): one
+    query token over 1,000 cached ones takes 570 us in PyTorch's bfloat16 CPU
+    kernel and 80 us in float32, once per layer per decoded token (30 layers on
+    the default model). Long queries (prefill blocks) keep the bf16 kernel, which
+    is the fast one there. The choice depends only on the shapes, so a prompt
+    computed with or without the prefix cache gives the same numbers.
+
+    Blocks: inside :func:`augment.llm.kvcache.prefill_blocks` (a prompt prefilled in
+    one pass, see :func:`~augment.llm.kvcache.block_prefill`) each block's queries
+    attend in their own call, to the keys up to the block's end, exactly as if the
+    block had been a pass of its own; the model's other operations work row by row.
     """
+    from augment.llm.kvcache import PREFILL_BLOCKS
+
+    blocks = PREFILL_BLOCKS.get()
+    if blocks is not None and query.shape[0] == 1 and query.shape[-2] > 1:
+        import torch
+
+        start, ends, masks = blocks  # this call's queries are the positions start .. start + query length
+        if ends and ends[-1] == start + query.shape[-2] == key.shape[-2]:
+            outs, lo = [], start
+            for end in ends:
+                mask = masks.get(lo) if lo else None  # block at 0: causal over itself; later: all before + causal
+                if lo and mask is None:  # the same for every layer: made once per pass
+                    mask = masks[lo] = (torch.arange(end, device=query.device)[None, :]
+                                        <= torch.arange(lo, end, device=query.device)[:, None])[None, None]
+                outs.append(_sdpa_one(module, query[:, :, lo - start:end - start], key[:, :, :end], value[:, :, :end],
+                                      mask, **kwargs)[0])
+                lo = end
+            return torch.cat(outs, dim=1), None
+    return _sdpa_one(module, query, key, value, attention_mask, **kwargs)
+
+
+def _sdpa_one(module: Any, query: Any, key: Any, value: Any, attention_mask: Any, **kwargs: Any) -> Any:
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     if query.dtype.itemsize < 4 and query.shape[-2] <= SHORT_QUERY and query.device.type == "cpu":
@@ -308,7 +335,7 @@ def _cpu_sdpa(module: Any, query: Any, key: Any, value: Any, attention_mask: Any
 
 
 def use_fast_cpu_attention(model: Any) -> bool:
-    """Switch a CPU model in bfloat16/float16 that uses ``"sdpa"`` attention to :func:`_cpu_sdpa`.
+    """Switch a CPU model that uses ``"sdpa"`` attention to :func:`_cpu_sdpa`.
 
     Returns whether it did. Other models, devices and dtypes are left alone.
     """
@@ -320,7 +347,7 @@ def use_fast_cpu_attention(model: Any) -> bool:
     config = getattr(model, "config", None)
     dtype = getattr(model, "dtype", None)
     if (config is None or getattr(config, "_attn_implementation", None) != "sdpa" or dtype is None
-            or dtype.itemsize >= 4 or str(getattr(model, "device", "cpu")) != "cpu"
+            or not dtype.is_floating_point or str(getattr(model, "device", "cpu")) != "cpu"
             or not hasattr(model, "set_attn_implementation")):
         return False
     AttentionInterface.register(CPU_ATTENTION, _cpu_sdpa)

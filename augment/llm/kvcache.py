@@ -15,6 +15,15 @@ Correct by construction, bit for bit, in any dtype:
   would give, so reusing it changes nothing. (Prefilling a prefix in one pass
   and the rest later is not the same arithmetic as one pass over all of it:
   in bfloat16 that flipped greedy answers of the default model.)
+* on CPU the blocks still to compute run as one pass (:func:`prefill_blocks`):
+  every matrix product over all their rows at once, and attention block by
+  block, each block's queries against the keys up to its end, exactly as in a
+  pass of its own. The products give each row the same bits whatever the
+  number of rows (checked in bfloat16 and float32; tested), so the keys and
+  values are bit for bit those of one pass per block, and larger products
+  run faster: the 1,085-token RAG prompt of ``tools/bench_agent_step.py``
+  took 1.17 against 1.40 s in bfloat16 and 1.75 against 2.29 s in float32
+  (2 cores, alternating). GPUs keep one pass per block;
 * only those blocks are stored and reused, never the reply's own cache (a
   reply is decoded token by token, another arithmetic again);
 * entries are keyed by the weights in use: the adapter name, the model
@@ -35,15 +44,32 @@ recently used dropped first; an entry whose tokens extend another replaces it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Hashable, Sequence
 
 from augment.errors import ConfigError
 
 __all__ = ["PrefixCache", "block_prefill", "block_ends", "common_prefix_length", "weights_key", "cache_kwarg",
-           "extend_cache"]
+           "extend_cache", "PREFILL_BLOCKS", "prefill_blocks"]
+
+#: ``(start, block ends, {block start: its attention mask})`` of the prompt pass running now
+#: (see :func:`prefill_blocks`), else None
+PREFILL_BLOCKS: ContextVar[tuple[int, tuple[int, ...], dict] | None] = ContextVar("augment_prefill_blocks", default=None)
+
+
+@contextlib.contextmanager
+def prefill_blocks(start: int, ends: Sequence[int]) -> Any:
+    """Within it, a model pass over the positions ``start .. ends[-1]`` computes attention block by block
+    (the blocks ending at ``ends``): what :func:`augment.llm._hf._cpu_sdpa` reads."""
+    token = PREFILL_BLOCKS.set((start, tuple(ends), {}))
+    try:
+        yield
+    finally:
+        PREFILL_BLOCKS.reset(token)
 
 
 def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
@@ -237,17 +263,37 @@ def block_prefill(model: Any, tokens: Sequence[int], block: int | Sequence[int],
     done = 0 if past is None else past.get_seq_length()
     if past is None:
         past = DynamicCache(config=model.config)
-    start = done
-    for end in ends:
-        if end <= done:
-            continue
-        extend_cache(model, tokens[start:end], past)
-        start = end
+    todo = [end for end in ends if end > done]
+    if todo and _blockwise_attention(model):  # one pass, attention block by block (see the module docstring)
+        with prefill_blocks(done, todo):
+            extend_cache(model, tokens[done:m], past)
         if _plain_layers(past) is None:
-            return None  # sliding-window / hybrid attention: not safe to cut and reuse
+            return None
+    else:
+        start = done
+        for end in todo:
+            extend_cache(model, tokens[start:end], past)
+            start = end
+            if _plain_layers(past) is None:
+                return None  # sliding-window / hybrid attention: not safe to cut and reuse
     if cache is not None and m > done:
         cache.store(key, tokens[:m], past)
     return past
+
+
+def _blockwise_attention(model: Any) -> bool:
+    """Whether ``model`` prefills a prompt in one pass with attention block by block: a CPU model on
+    :func:`augment.llm._hf._cpu_sdpa` (its matrix products give every row the same bits whatever the
+    number of rows, tested; that is not assumed on GPUs, whose libraries pick kernels by shape)."""
+    from augment.llm._hf import CPU_ATTENTION
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    config = getattr(base, "config", None)
+    try:
+        device = next(base.parameters()).device.type
+    except StopIteration:
+        return False
+    return device == "cpu" and getattr(config, "_attn_implementation", None) == CPU_ATTENTION
 
 
 def extend_cache(model: Any, tokens: Sequence[int], cache: Any) -> None:

@@ -207,3 +207,41 @@ def test_cache_reuse_is_bit_identical_in_bfloat16(tiny_llama_dir):
     assert cache.stats()["hits"] == 2
     for (ids_e, logits_e), (ids_g, logits_g) in zip(expected, got):
         assert ids_g == ids_e and torch.equal(logits_g, logits_e)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_one_pass_prefill_is_the_block_passes_bit_for_bit(tiny_llama_dir, default_llm, dtype):
+    """On CPU a prompt's blocks are prefilled in one pass whose attention runs block by block
+    (``prefill_blocks``): the same keys and values, bit for bit, as one pass per block, with the cache or without."""
+    import augment.llm.kvcache as kv
+
+    llm = default_llm if dtype == "float32" else load_llm(str(tiny_llama_dir), dtype="bfloat16")
+    model = llm.model
+    prompt = llm.render_prompt([{"role": "system", "content": SYSTEM * 16}, {"role": "user", "content": "Why?"}])
+    tokens = llm.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    ends = kv.block_ends(llm.prefill_block, len(tokens) - 1)
+    assert len(ends) >= 5 and kv._blockwise_attention(model)
+    passes = []
+    hook = (model.get_base_model() if hasattr(model, "get_base_model") else model).model.register_forward_hook(
+        lambda *a: passes.append((kv.PREFILL_BLOCKS.get() or (None,))[:2]))
+    cache = PrefixCache()
+    try:
+        with torch.inference_mode(), llm._adapter_scope(None):
+            one = kv.block_prefill(model, tokens, llm.prefill_block)
+            assert passes == [(0, tuple(ends))]  # one pass over every block
+            kv.block_prefill(model, tokens[: ends[2] + 1], llm.prefill_block, cache)  # the cache holds 3 blocks
+            passes.clear()
+            reused = kv.block_prefill(model, tokens, llm.prefill_block, cache)
+            assert passes == [(ends[2], tuple(ends[3:]))] and cache.stats()["hits"] == 1
+            saved, kv._blockwise_attention = kv._blockwise_attention, lambda m: False
+            try:
+                passes.clear()
+                per_block = kv.block_prefill(model, tokens, llm.prefill_block)
+                assert len(passes) == len(ends) and set(passes) == {(None,)}
+            finally:
+                kv._blockwise_attention = saved
+    finally:
+        hook.remove()
+    for other in (reused, per_block):
+        assert all(torch.equal(a.keys, b.keys) and torch.equal(a.values, b.values)
+                   for a, b in zip(one.layers, other.layers))
