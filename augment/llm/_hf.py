@@ -32,7 +32,6 @@ __all__ = [
     "TOOLS_SYSTEM_PROMPT",
     "GC_FREEZE_ENV",
     "freeze_import_heap",
-    "turn_start_tokens",
 ]
 
 #: role labels of the plain fallback format (tokenizers without a chat template)

@@ -181,6 +181,13 @@ class AdapterMixin:
             store = self.__dict__["_saved_base"] = {}
         return store
 
+    def _adapted_base_weights(self) -> Iterator[tuple[Any, Any]]:
+        """``(PEFT layer, its base layer's weight)`` for each adapted layer of the model."""
+        for module in self.model.modules():
+            weight = getattr(getattr(module, "base_layer", None), "weight", None)
+            if hasattr(module, "merged_adapters") and weight is not None:
+                yield module, weight
+
     def _own_weights(self) -> None:
         """Copy the adapted layers' base weights that still lie in a mapped file into process memory, once.
 
@@ -206,9 +213,8 @@ class AdapterMixin:
 
         starts = [lo for lo, _ in mapped]
         with torch.no_grad():
-            for module in self.model.modules():
-                weight = getattr(getattr(module, "base_layer", None), "weight", None)
-                if not hasattr(module, "merged_adapters") or weight is None or weight.device.type != "cpu":
+            for _, weight in self._adapted_base_weights():
+                if weight.device.type != "cpu":
                     continue
                 ptr = weight.data_ptr()
                 i = bisect.bisect_right(starts, ptr) - 1
@@ -226,12 +232,8 @@ class AdapterMixin:
         errs by about 1e-7 relative, and no copy is kept.
         """
         store = self._base_weights()
-        for module in self.model.modules():
-            base = getattr(module, "base_layer", None)
-            weight = getattr(base, "weight", None)
-            if not hasattr(module, "merged_adapters") or weight is None or weight.dtype.itemsize >= 4:
-                continue
-            if id(module) not in store:
+        for module, weight in self._adapted_base_weights():
+            if weight.dtype.itemsize < 4 and id(module) not in store:
                 store[id(module)] = (weight, weight.detach().clone())
 
     def _check_name(self, name: str) -> None:
