@@ -32,7 +32,12 @@ examples in augment/guard/default_policy.json):
   files (indirect, formal, euphemistic, multi-step), reported as "dev5". A refit with all of them as
   training examples was tried and not kept (the dev checks improved, the blind sets' look-alikes were
   refused more often: fresh3 7.9%), so dev5 is a development check the shipped guard never trained on;
-* "all-blind": held-out, fresh, fresh2 and fresh3 pooled (240 harmful, 239 look-alikes);
+* harmful_fresh4.jsonl / ordinary_fresh4.jsonl: 64 + 64 held-out requests (16 per category, 16
+  look-alikes per category) by a helper told to read nothing of the project's data or guard, written on
+  2026-12-06 while a candidate classifier (last-token features, chosen on the policy's examples alone) was
+  fitted; scored once with that candidate and once with the shipped guard, which stayed (the candidate
+  lost on the held-out set); nothing was tuned on it;
+* "all-blind": held-out, fresh, fresh2, fresh3 and fresh4 pooled (304 harmful, 303 look-alikes);
 * rag_answers.jsonl: 42 answers with sources and a label per sentence (92 sentences, 42 unsupported);
 * injection.jsonl: 22 planted documents, each asking for a different outward tool misuse;
 * sandbox_escapes.jsonl: 24 escape attempts against the python tool.
@@ -147,6 +152,7 @@ def main() -> None:
             "fresh": (_rows("harmful_fresh.jsonl"), _rows("ordinary_fresh.jsonl")),
             "fresh2": (_rows("harmful_fresh2.jsonl"), _rows("ordinary_fresh2.jsonl")),
             "fresh3": (_rows("harmful_fresh3.jsonl"), _rows("ordinary_fresh3.jsonl")),
+            "fresh4": (_rows("harmful_fresh4.jsonl"), _rows("ordinary_fresh4.jsonl")),
             "dev": (_rows("harmful_dev.jsonl"), _rows("ordinary_dev.jsonl")),
             "dev2-odd": (_rows("harmful_dev2.jsonl")[1::2], _rows("ordinary_dev2.jsonl")[1::2]),
             "dev3-odd": (_rows("harmful_dev3.jsonl")[1::2], _rows("ordinary_dev3.jsonl")[1::2]),
@@ -168,7 +174,9 @@ def main() -> None:
 
         llm = load_llm()
         configs["patterns+intent"] = ContentPolicy.default(intent=IntentClassifier.for_llm(llm))
-        print(f"intent classifier: the default model's layer-25 states ({str(llm.model.dtype).replace('torch.', '')})")
+        intent = configs["patterns+intent"].intent
+        print(f"intent classifier: the default model's states {intent.blocks if intent else None} "
+              f"({str(llm.model.dtype).replace('torch.', '')})")
     harm: dict[str, dict[str, Any]] = {}
     print(f"\n{'configuration':28} {'set':9} {'harmful blocked':>16} {'ordinary refused':>17}  per category")
     blind = [k for k in sets if not k.startswith("dev")]
@@ -217,6 +225,8 @@ def main() -> None:
         "ordinary_refused_fresh2": harm[f"{best}/fresh2"]["ordinary_refused"],
         "harmful_blocked_fresh3": harm[f"{best}/fresh3"]["harmful_blocked"],
         "ordinary_refused_fresh3": harm[f"{best}/fresh3"]["ordinary_refused"],
+        "harmful_blocked_fresh4": harm[f"{best}/fresh4"]["harmful_blocked"],
+        "ordinary_refused_fresh4": harm[f"{best}/fresh4"]["ordinary_refused"],
         "harmful_blocked_all_blind": harm[f"{best}/all-blind"]["harmful_blocked"],
         "ordinary_refused_all_blind": harm[f"{best}/all-blind"]["ordinary_refused"],
         "all_blind_cases": [len(sets["all-blind"][0]), len(sets["all-blind"][1])],

@@ -7,12 +7,15 @@ Training data: the content policy's own examples (augment/guard/default_policy.j
 requests per category, and the benign look-alikes, which include the training halves of the dev2, dev3
 and dev4 sets);
 never the evaluation sets in tests/data/guard.
-Features: the mean of layer ``--layer`` (25 of 30) over the request as a user turn, base weights,
-computed in bfloat16 and in float32 and fitted together (a CPU with native bf16 runs the model in
+Features (``--features``, default ``mean:25``): the mean of layer 25 (of 30) over the request as a user
+turn, base weights, computed in bfloat16 and in float32 and fitted together (a CPU with native bf16 runs the model in
 bf16, another in float32; fitted on bf16 alone, float32 features let 3 of 64 dev requests through).
 Threshold 0.8 and veto 0.1 were chosen before the evaluation sets were run: the highest recall with
 at most 4% look-alikes refused in 5-fold cross-validation on the 400 examples written last (the
-other examples always in training). This script prints a plain 5-fold cross-validation over all
+other examples always in training). Tried on 2026-12-06 and not shipped (see augment/guard/intent.py):
+``--features mean:25,last:20,last:25,last:30 --threshold 0.82``, better in this cross-validation
+(94.0% / 2.4% against 91.7% / 2.3%), worse on the held-out evaluation set.
+This script prints a plain 5-fold cross-validation over all
 examples and, as its last line, one JSON object.
 """
 
@@ -36,7 +39,9 @@ OUT = Path(__file__).resolve().parents[1] / "augment" / "guard" / "intent_smollm
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=OUT)
-    ap.add_argument("--layer", type=int, default=25)
+    ap.add_argument("--layer", type=int, default=25, help="the main layer (the one a --features 'mean' block reads by default)")
+    ap.add_argument("--features", default="mean:25",
+                    help="feature blocks, pool:layer comma-separated (pool 'mean' over the prompt or 'last' token)")
     ap.add_argument("--threshold", type=float, default=0.8)
     ap.add_argument("--veto", type=float, default=0.1)
     ap.add_argument("--l2", type=float, default=1e-4, help="the logistic regression's L2 penalty (1e-5 was tried: dev checks up, blind sets down)")
@@ -53,6 +58,7 @@ def main() -> None:
     from augment.guard.intent import IntentClassifier, _normalize, fit_intent, hidden_features
     from augment.llm.loader import load_llm
 
+    blocks = [(kind, int(n)) for kind, n in (b.split(":") for b in args.features.split(","))]
     data = default_policy_data()
     texts, labels = [], []
     for name, spec in data["categories"].items():
@@ -63,7 +69,7 @@ def main() -> None:
     dtypes = args.dtypes.split(",")
     print(f"CPU: {cpu_model()}; model dtypes {dtypes}; {len(texts)} examples "
           f"({sum(1 for x in labels if x)} harmful, {labels.count('')} benign)", flush=True)
-    stamp = hashlib.sha256(json.dumps([texts, dtypes, args.layer]).encode()).hexdigest()
+    stamp = hashlib.sha256(json.dumps([texts, dtypes, blocks]).encode()).hexdigest()
     cached = np.load(args.cache) if args.cache is not None and args.cache.exists() else None
     if cached is not None and str(cached["stamp"]) == stamp:
         feats = cached["feats"]
@@ -74,7 +80,7 @@ def main() -> None:
         for dtype in dtypes:  # a machine runs the model in bf16 or float32: fit on both, so either reads the same
             llm = load_llm(dtype=dtype)
             start = time.perf_counter()
-            per_dtype.append(hidden_features(llm, texts, args.layer))
+            per_dtype.append(hidden_features(llm, texts, blocks))
             print(f"features in {dtype}: {time.perf_counter() - start:.0f} s", flush=True)
         feats = np.vstack(per_dtype)
         if args.cache is not None:
@@ -91,8 +97,9 @@ def main() -> None:
     prob = np.zeros(len(texts))
     for f in range(5):
         tr = folds != f
-        fitted = fit_intent(feats[tr], [lab for lab, keep in zip(labels, tr) if keep], layer=args.layer, l2=args.l2)
-        v = _normalize(feats[~tr], np.asarray(fitted["mean"]))
+        fitted = fit_intent(feats[tr], [lab for lab, keep in zip(labels, tr) if keep], layer=args.layer, l2=args.l2,
+                            blocks=blocks)
+        v = _normalize(feats[~tr], np.asarray(fitted["mean"]), len(blocks))
         w = np.asarray(fitted["weights"])
         prob[~tr] = 1 / (1 + np.exp(-(v @ w[:-1] + w[-1])))
     if args.sweep:
@@ -115,18 +122,18 @@ def main() -> None:
           f"{cv['patterns_alone_benign']:.3f}; classifier alone {cv['classifier_alone_harmful']:.3f} / "
           f"{cv['classifier_alone_benign']:.3f})", flush=True)
 
-    fitted = fit_intent(feats, labels, layer=args.layer, l2=args.l2)
-    rounded = {k: ([round(x, 6) for x in v] if isinstance(v, list) else
+    fitted = fit_intent(feats, labels, layer=args.layer, l2=args.l2, blocks=blocks)
+    rounded = {k: (v if k == "features" else [round(x, 6) for x in v] if isinstance(v, list) else
                    {c: [round(x, 6) for x in vec] for c, vec in v.items()} if isinstance(v, dict) else v)
                for k, v in fitted.items()}
     out = {"about": "augment's harmful-intent classifier (augment/guard/intent.py), fitted by tools/train_guard_intent.py "
                     "on the content policy's examples", "model": llm.model_name, "fingerprint": IntentClassifier.fingerprint(llm),
-           "pool": "mean", "threshold": args.threshold, "veto": args.veto, "trained_dtype": dtype,
+           "pool": "+".join(f"{k}{n}" for k, n in blocks), "threshold": args.threshold, "veto": args.veto, "trained_dtype": dtype,
            "examples": {"harmful": int(y.sum()) // len(dtypes), "benign": int((y == 0).sum()) // len(dtypes)}, "cv": cv,
            **rounded}
     args.out.write_text(json.dumps(out) + "\n", encoding="utf-8")
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KB)")
-    print(json.dumps({"cv": cv, "examples": out["examples"], "layer": args.layer, "threshold": args.threshold,
+    print(json.dumps({"cv": cv, "examples": out["examples"], "features": blocks, "threshold": args.threshold,
                       "veto": args.veto, "dtype": dtype, "cpu": cpu_model(), "out": str(args.out)}))
 
 

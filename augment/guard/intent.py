@@ -6,14 +6,24 @@ look-alikes) are embedded with the embedded default model itself
 request as a chat turn. A logistic regression on those vectors, fitted by
 ``tools/train_guard_intent.py``, ships as ``intent_smollm2.json`` next to
 this file (a mean vector, 577 weights, one centroid per category).
+:func:`hidden_features` and :func:`fit_intent` also take several feature
+blocks (a layer's mean, or its state at the prompt's last token), side by side.
 
 Why the model's states and not the sentence embedder's: on 400 examples
 written after the policy (by a helper that saw none of the evaluation sets),
 5-fold, the embedder's classifier blocked 73.5% of harmful requests at 7%
 refused look-alikes; this one 91% at 4%, with the patterns.
 
+Tried and not shipped (2026-12-06): adding the last-token states of layers
+20, 25 and 30. In 5-fold cross-validation on the policy's 1,726 examples it
+looked better (with the patterns, at the same 2.3-2.4% of look-alikes refused:
+94.0% of harmful requests blocked against 91.7%), but on the evaluation sets
+(float32) it did not hold: held-out 82.8% against 87.5% blocked, the sealed
+fresh4 set 95.3% / 10.9% refused against 92.2% / 14.1%, all blind sets pooled
+93.4% / 5.0% against 93.8% / 5.0%.
+
 In :class:`~augment.guard.content.ContentPolicy` (``intent=``) it does two
-things: a request it scores at least ``threshold`` (0.8) is blocked, and a
+things: a request it scores at least ``threshold`` is blocked, and a
 pattern match it scores below ``veto`` (0.1) is let through (a pattern
 catches "suicide", the classifier knows "the suicide and crisis lifeline").
 It applies only to the model it was fitted on: :meth:`IntentClassifier.for_llm`
@@ -39,23 +49,43 @@ __all__ = ["IntentClassifier", "hidden_features", "SHIPPED", "fit_intent"]
 SHIPPED = "intent_smollm2.json"
 
 
-def hidden_features(llm: Any, texts: Sequence[str], layer: int, max_tokens: int = 512) -> np.ndarray:
-    """Mean hidden state of ``layer`` over each text as a user turn (base weights, no adapter), float32."""
+#: a feature block: ``("mean", layer)`` (the layer's states averaged over the prompt) or ``("last", layer)``
+#: (its state at the prompt's last token); hidden-state index, 0 = embeddings
+Block = tuple[str, int]
+
+
+def hidden_features(llm: Any, texts: Sequence[str], layer: int | Sequence[Block], max_tokens: int = 512) -> np.ndarray:
+    """The feature blocks of each text as a user turn (base weights, no adapter), float32, side by side.
+
+    ``layer``: the blocks (see :data:`Block`), or one layer number for its mean alone. One
+    forward pass a text, through the last layer any block needs."""
     import torch
 
+    blocks = [("mean", int(layer))] if isinstance(layer, (int, np.integer)) else [(str(k), int(n)) for k, n in layer]
+    if any(kind not in ("mean", "last") for kind, _ in blocks):
+        raise ValueError(f"feature blocks are ('mean' or 'last', layer); got {blocks}")
     out = []
     with llm._lock, llm._adapter_scope(None), torch.inference_mode():
         for text in texts:
             prompt = llm.render_prompt([{"role": "user", "content": text}])
             ids = llm.tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"][:, -max_tokens:]
             states = llm.model(input_ids=ids.to(llm.device), output_hidden_states=True, logits_to_keep=1).hidden_states
-            out.append(states[layer][0].float().mean(0).cpu().numpy())
+            out.append(np.concatenate([(states[n][0].float().mean(0) if kind == "mean" else states[n][0, -1].float()).cpu().numpy()
+                                       for kind, n in blocks]))
     return np.stack(out).astype(np.float32) if out else np.zeros((0, 1), dtype=np.float32)
 
 
-def _normalize(x: np.ndarray, mean: np.ndarray) -> np.ndarray:
+def _normalize(x: np.ndarray, mean: np.ndarray, blocks: int = 1) -> np.ndarray:
+    """Each of ``blocks`` equal parts of ``x`` centred on ``mean`` and scaled to length ``1/sqrt(blocks)``."""
     x = np.asarray(x, dtype=np.float64) - mean
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+    parts = np.split(x, blocks, axis=-1)
+    return np.concatenate([p / np.maximum(np.linalg.norm(p, axis=-1, keepdims=True), 1e-12) for p in parts],
+                          axis=-1) / np.sqrt(blocks)
+
+
+def _blocks(data: dict[str, Any]) -> list[Block]:
+    """The feature blocks a classifier's data names (older files: the mean of ``layer`` alone)."""
+    return [(str(k), int(n)) for k, n in data.get("features") or [("mean", data["layer"])]]
 
 
 class IntentClassifier:
@@ -65,6 +95,8 @@ class IntentClassifier:
         self.llm = llm
         self.data = data
         self.layer = int(data["layer"])
+        #: the feature blocks it reads (see :func:`hidden_features`)
+        self.blocks = _blocks(data)
         self.mean = np.asarray(data["mean"], dtype=np.float64)
         self.weights = np.asarray(data["weights"], dtype=np.float64)
         self.threshold = float(data["threshold"])
@@ -95,7 +127,7 @@ class IntentClassifier:
         return cls(llm, data)
 
     def _vector(self, text: str) -> np.ndarray:
-        return _normalize(hidden_features(self.llm, [text], self.layer)[0], self.mean)
+        return _normalize(hidden_features(self.llm, [text], self.blocks)[0], self.mean, len(self.blocks))
 
     def probability(self, text: str, vector: np.ndarray | None = None) -> float:
         """The probability that ``text`` asks for harmful help."""
@@ -113,22 +145,24 @@ class IntentClassifier:
         return self.probability(text, v), self.category(text, v)
 
     def __repr__(self) -> str:
-        return f"IntentClassifier(layer={self.layer}, threshold={self.threshold}, veto={self.veto})"
+        return f"IntentClassifier(features={self.blocks}, threshold={self.threshold}, veto={self.veto})"
 
 
 def fit_intent(features: np.ndarray, labels: Sequence[str], *, layer: int, l2: float = 1e-4,
-               steps: int = 3000) -> dict[str, Any]:
-    """Fit the classifier on ``features`` (rows) with ``labels`` (a category, or "" for benign)."""
+               steps: int = 3000, blocks: Sequence[Block] | None = None) -> dict[str, Any]:
+    """Fit the classifier on ``features`` (rows of ``blocks`` side by side; default the mean of ``layer``)
+    with ``labels`` (a category, or "" for benign)."""
     from augment.guard.content import _fit_logistic
 
+    blocks = [("mean", layer)] if blocks is None else [(str(k), int(n)) for k, n in blocks]
     labels = list(labels)
     mean = np.asarray(features, dtype=np.float64).mean(0)
-    x = _normalize(features, mean)
+    x = _normalize(features, mean, len(blocks))
     y = np.array([1.0 if lab else 0.0 for lab in labels])
     w = _fit_logistic(x, y, l2=l2, steps=steps)
     centroids = {}
     for name in sorted({lab for lab in labels if lab}):
         c = x[[i for i, lab in enumerate(labels) if lab == name]].mean(0)
         centroids[name] = c / np.linalg.norm(c)
-    return {"layer": layer, "mean": mean.tolist(), "weights": w.tolist(),
+    return {"layer": layer, "features": [list(b) for b in blocks], "mean": mean.tolist(), "weights": w.tolist(),
             "centroids": {k: v.tolist() for k, v in centroids.items()}, "l2": l2}

@@ -9,7 +9,7 @@ import pytest
 from augment import FakeLLM
 from augment.errors import ConfigError
 from augment.guard import ContentPolicy, Guard
-from augment.guard.intent import IntentClassifier, fit_intent
+from augment.guard.intent import IntentClassifier, _blocks, _normalize, fit_intent, hidden_features
 
 
 def test_fit_gives_weights_and_centroids_that_separate_the_classes():
@@ -23,10 +23,31 @@ def test_fit_gives_weights_and_centroids_that_separate_the_classes():
     assert score(harmful[0]) > 0 > score(benign[0])
 
 
+def test_blocks_are_normalized_apart_so_each_weighs_the_same():
+    rng = np.random.default_rng(1)
+    small, large = rng.normal(0, 0.01, (60, 4)), rng.normal(0, 100.0, (60, 4))
+    labels = ["weapons" if i < 30 else "" for i in range(60)]
+    small[:30, 0] += 0.05  # the signal is in the small-scale block only
+    fitted = fit_intent(np.hstack([small, large]), labels, layer=2, blocks=[("mean", 2), ("last", 5)])
+    assert fitted["features"] == [["mean", 2], ["last", 5]] and len(fitted["weights"]) == 9
+    x = _normalize(np.hstack([small, large]), np.asarray(fitted["mean"]), 2)
+    assert np.allclose(np.linalg.norm(x[:, :4], axis=1), 2 ** -0.5) and np.allclose(np.linalg.norm(x, axis=1), 1.0)
+    w = np.asarray(fitted["weights"])
+    accuracy = (((x @ w[:-1] + w[-1]) > 0) == np.array([bool(lab) for lab in labels])).mean()
+    assert accuracy > 0.9  # the large block's scale does not drown the small one's signal
+    with pytest.raises(ValueError, match="'mean' or 'last'"):
+        hidden_features(FakeLLM(["x"]), ["a"], [("max", 3)])
+
+
+def test_a_classifier_file_without_feature_blocks_reads_the_mean_of_its_layer():
+    assert _blocks({"layer": 25}) == [("mean", 25)]
+    assert _blocks({"layer": 25, "features": [["mean", 25], ["last", 30]]}) == [("mean", 25), ("last", 30)]
+
+
 def test_shipped_classifier_is_bound_to_its_model():
     data = IntentClassifier.shipped()
     assert data["fingerprint"] == {"hidden_size": 576, "layers": 30, "vocab_size": 49152}
-    assert len(data["weights"]) == 577 and 0 < data["veto"] < data["threshold"] < 1
+    assert len(data["weights"]) == 576 * len(_blocks(data)) + 1 and 0 < data["veto"] < data["threshold"] < 1
     assert IntentClassifier.for_llm(FakeLLM(["x"])) is None  # not a local transformers model
 
 
@@ -57,3 +78,12 @@ def test_intent_blocks_vetoes_and_loads_from_a_policy_file(default_llm, tmp_path
     file.write_text("content:\n  intent: true\n")
     guard = Guard.from_file(file, default_llm)
     assert guard.content.intent is not None and not guard.content.check("help me dox this streamer").allowed
+
+
+@pytest.mark.real_model
+def test_feature_blocks_come_from_one_pass_side_by_side(default_llm):
+    text = "how do I kill a zombie process"
+    mean25 = hidden_features(default_llm, [text], 25)
+    both = hidden_features(default_llm, [text], [("mean", 25), ("last", 30)])
+    assert mean25.shape == (1, 576) and both.shape == (1, 1152)
+    assert np.array_equal(both[:, :576], mean25) and not np.allclose(both[:, 576:], mean25)
