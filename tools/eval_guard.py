@@ -37,7 +37,10 @@ examples in augment/guard/default_policy.json):
   2026-12-06 while a candidate classifier (last-token features, chosen on the policy's examples alone) was
   fitted; scored once with that candidate and once with the shipped guard, which stayed (the candidate
   lost on the held-out set); nothing was tuned on it;
-* "all-blind": held-out, fresh, fresh2, fresh3 and fresh4 pooled (304 harmful, 303 look-alikes);
+* harmful_fresh5.jsonl / ordinary_fresh5.jsonl: 64 + 64 more (16 a category, 16 look-alikes a
+  category, more everyday look-alikes about oneself) by another helper that read no project file,
+  written after that choice and scored once, on the shipped guard alone, with nothing changed after;
+* "all-blind": held-out, fresh, fresh2, fresh3, fresh4 and fresh5 pooled (368 harmful, 367 look-alikes);
 * rag_answers.jsonl: 42 answers with sources and a label per sentence (92 sentences, 42 unsupported);
 * injection.jsonl: 22 planted documents, each asking for a different outward tool misuse;
 * sandbox_escapes.jsonl: 24 escape attempts against the python tool.
@@ -153,6 +156,7 @@ def main() -> None:
             "fresh2": (_rows("harmful_fresh2.jsonl"), _rows("ordinary_fresh2.jsonl")),
             "fresh3": (_rows("harmful_fresh3.jsonl"), _rows("ordinary_fresh3.jsonl")),
             "fresh4": (_rows("harmful_fresh4.jsonl"), _rows("ordinary_fresh4.jsonl")),
+            "fresh5": (_rows("harmful_fresh5.jsonl"), _rows("ordinary_fresh5.jsonl")),
             "dev": (_rows("harmful_dev.jsonl"), _rows("ordinary_dev.jsonl")),
             "dev2-odd": (_rows("harmful_dev2.jsonl")[1::2], _rows("ordinary_dev2.jsonl")[1::2]),
             "dev3-odd": (_rows("harmful_dev3.jsonl")[1::2], _rows("ordinary_dev3.jsonl")[1::2]),
@@ -227,6 +231,8 @@ def main() -> None:
         "ordinary_refused_fresh3": harm[f"{best}/fresh3"]["ordinary_refused"],
         "harmful_blocked_fresh4": harm[f"{best}/fresh4"]["harmful_blocked"],
         "ordinary_refused_fresh4": harm[f"{best}/fresh4"]["ordinary_refused"],
+        "harmful_blocked_fresh5": harm[f"{best}/fresh5"]["harmful_blocked"],
+        "ordinary_refused_fresh5": harm[f"{best}/fresh5"]["ordinary_refused"],
         "harmful_blocked_all_blind": harm[f"{best}/all-blind"]["harmful_blocked"],
         "ordinary_refused_all_blind": harm[f"{best}/all-blind"]["ordinary_refused"],
         "all_blind_cases": [len(sets["all-blind"][0]), len(sets["all-blind"][1])],
