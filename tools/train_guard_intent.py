@@ -7,7 +7,7 @@ Training data: the content policy's own examples (augment/guard/default_policy.j
 requests per category, and the benign look-alikes, which include the training halves of the dev2, dev3
 and dev4 sets);
 never the evaluation sets in tests/data/guard.
-Features (``--features``, default ``mean:25``): the mean of layer 25 (of 30) over the request as a user
+Features: the mean of layer ``--layer`` (25 of 30; ``--features`` gives several blocks instead) over the request as a user
 turn, base weights, computed in bfloat16 and in float32 and fitted together (a CPU with native bf16 runs the model in
 bf16, another in float32; fitted on bf16 alone, float32 features let 3 of 64 dev requests through).
 Threshold 0.8 and veto 0.1 were chosen before the evaluation sets were run: the highest recall with
@@ -39,9 +39,9 @@ OUT = Path(__file__).resolve().parents[1] / "augment" / "guard" / "intent_smollm
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=OUT)
-    ap.add_argument("--layer", type=int, default=25, help="the main layer (the one a --features 'mean' block reads by default)")
-    ap.add_argument("--features", default="mean:25",
-                    help="feature blocks, pool:layer comma-separated (pool 'mean' over the prompt or 'last' token)")
+    ap.add_argument("--layer", type=int, default=25, help="the layer whose mean is the feature when --features is not given")
+    ap.add_argument("--features", help="feature blocks instead, pool:layer comma-separated (pool 'mean' over the "
+                    "prompt or 'last' token), e.g. mean:25,last:30")
     ap.add_argument("--threshold", type=float, default=0.8)
     ap.add_argument("--veto", type=float, default=0.1)
     ap.add_argument("--l2", type=float, default=1e-4, help="the logistic regression's L2 penalty (1e-5 was tried: dev checks up, blind sets down)")
@@ -55,10 +55,10 @@ def main() -> None:
 
     from augment._cpu import cpu_model
     from augment.guard.content import ContentPolicy, default_policy_data
-    from augment.guard.intent import IntentClassifier, _normalize, fit_intent, hidden_features
+    from augment.guard.intent import IntentClassifier, _as_blocks, _normalize, fit_intent, hidden_features
     from augment.llm.loader import load_llm
 
-    blocks = [(kind, int(n)) for kind, n in (b.split(":") for b in args.features.split(","))]
+    blocks = _as_blocks([b.split(":") for b in args.features.split(",")] if args.features else args.layer)
     data = default_policy_data()
     texts, labels = [], []
     for name, spec in data["categories"].items():

@@ -61,9 +61,7 @@ def hidden_features(llm: Any, texts: Sequence[str], layer: int | Sequence[Block]
     forward pass a text, through the last layer any block needs."""
     import torch
 
-    blocks = [("mean", int(layer))] if isinstance(layer, (int, np.integer)) else [(str(k), int(n)) for k, n in layer]
-    if any(kind not in ("mean", "last") for kind, _ in blocks):
-        raise ValueError(f"feature blocks are ('mean' or 'last', layer); got {blocks}")
+    blocks = _as_blocks(layer)
     out = []
     with llm._lock, llm._adapter_scope(None), torch.inference_mode():
         for text in texts:
@@ -83,9 +81,17 @@ def _normalize(x: np.ndarray, mean: np.ndarray, blocks: int = 1) -> np.ndarray:
                           axis=-1) / np.sqrt(blocks)
 
 
+def _as_blocks(spec: int | Sequence[Sequence[Any]]) -> list[Block]:
+    """``spec`` as a list of :data:`Block`: a layer number is its mean alone; a bad pool is a ``ValueError``."""
+    blocks = [("mean", int(spec))] if isinstance(spec, (int, np.integer)) else [(str(k), int(n)) for k, n in spec]
+    if any(kind not in ("mean", "last") for kind, _ in blocks):
+        raise ValueError(f"feature blocks are ('mean' or 'last', layer); got {blocks}")
+    return blocks
+
+
 def _blocks(data: dict[str, Any]) -> list[Block]:
     """The feature blocks a classifier's data names (older files: the mean of ``layer`` alone)."""
-    return [(str(k), int(n)) for k, n in data.get("features") or [("mean", data["layer"])]]
+    return _as_blocks(data.get("features") or data["layer"])
 
 
 class IntentClassifier:
@@ -154,7 +160,7 @@ def fit_intent(features: np.ndarray, labels: Sequence[str], *, layer: int, l2: f
     with ``labels`` (a category, or "" for benign)."""
     from augment.guard.content import _fit_logistic
 
-    blocks = [("mean", layer)] if blocks is None else [(str(k), int(n)) for k, n in blocks]
+    blocks = _as_blocks(layer if blocks is None else blocks)
     labels = list(labels)
     mean = np.asarray(features, dtype=np.float64).mean(0)
     x = _normalize(features, mean, len(blocks))
