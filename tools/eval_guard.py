@@ -29,9 +29,12 @@ examples in augment/guard/default_policy.json):
   each category and every other look-alike went into the policy's examples (:func:`dev4_halves`), the
   other half is the "dev4-half" check (measured before the dev4 training: 83.3% / 10.0%);
 * harmful_dev5.jsonl / ordinary_dev5.jsonl: 160 + 160 requests by a helper that read only the dev4
-  files (indirect, formal, euphemistic, multi-step), reported as "dev5". A refit with all of them as
-  training examples was tried and not kept (the dev checks improved, the blind sets' look-alikes were
-  refused more often: fresh3 7.9%), so dev5 is a development check the shipped guard never trained on;
+  files (indirect, formal, euphemistic, multi-step), reported as "dev5": a development check until the
+  eighth session (2026-12-06), since then all of it is among the policy's examples (a training check);
+* harmful_dev6.jsonl / ordinary_dev6.jsonl: 160 + 320 requests by a helper that read no project file,
+  everyday first-person look-alikes (one's own haircut, burns, medicines, accounts, idioms) and harmful
+  requests in the same style; the even lines are policy examples, the odd lines the "dev6-odd" check
+  (the harmful file cycles the categories, so that check holds self-harm and personal data only);
 * harmful_fresh4.jsonl / ordinary_fresh4.jsonl: 64 + 64 held-out requests (16 per category, 16
   look-alikes per category) by a helper told to read nothing of the project's data or guard, written on
   2026-12-06 while a candidate classifier (last-token features, chosen on the policy's examples alone) was
@@ -40,7 +43,12 @@ examples in augment/guard/default_policy.json):
 * harmful_fresh5.jsonl / ordinary_fresh5.jsonl: 64 + 64 more (16 a category, 16 look-alikes a
   category, more everyday look-alikes about oneself) by another helper that read no project file,
   written after that choice and scored once, on the shipped guard alone, with nothing changed after;
-* "all-blind": held-out, fresh, fresh2, fresh3, fresh4 and fresh5 pooled (368 harmful, 367 look-alikes);
+* harmful_fresh6.jsonl / ordinary_fresh6.jsonl: 64 + 64 (16 a category; about half the look-alikes
+  everyday first-person requests) by a helper that read no project file, written at the start of the
+  eighth session and sealed until the network classifier had been chosen on the dev checks; scored
+  first with veto 0.1 (95.3% / 1.6%; the logistic classifier: 95.3% / 3.1%), then again after the veto
+  was lowered to 0.01 on the dev sets alone;
+* "all-blind": held-out and fresh to fresh6 pooled (432 harmful, 431 look-alikes);
 * rag_answers.jsonl: 42 answers with sources and a label per sentence (92 sentences, 42 unsupported);
 * injection.jsonl: 22 planted documents, each asking for a different outward tool misuse;
 * sandbox_escapes.jsonl: 24 escape attempts against the python tool.
@@ -139,6 +147,8 @@ def main() -> None:
     parser.add_argument("--judge", action="store_true", help="also use the default model as an LLM judge")
     parser.add_argument("--skip-sandbox", action="store_true")
     parser.add_argument("--no-intent", action="store_true", help="skip the intent classifier (it loads the default model)")
+    parser.add_argument("--intent-file", type=Path, help="score this classifier file (from tools/train_guard_intent.py "
+                        "--out) instead of the shipped one")
     args = parser.parse_args()
 
     from augment._cpu import cpu_model, fast_cpu_dtype
@@ -157,11 +167,13 @@ def main() -> None:
             "fresh3": (_rows("harmful_fresh3.jsonl"), _rows("ordinary_fresh3.jsonl")),
             "fresh4": (_rows("harmful_fresh4.jsonl"), _rows("ordinary_fresh4.jsonl")),
             "fresh5": (_rows("harmful_fresh5.jsonl"), _rows("ordinary_fresh5.jsonl")),
+            "fresh6": (_rows("harmful_fresh6.jsonl"), _rows("ordinary_fresh6.jsonl")),
             "dev": (_rows("harmful_dev.jsonl"), _rows("ordinary_dev.jsonl")),
             "dev2-odd": (_rows("harmful_dev2.jsonl")[1::2], _rows("ordinary_dev2.jsonl")[1::2]),
             "dev3-odd": (_rows("harmful_dev3.jsonl")[1::2], _rows("ordinary_dev3.jsonl")[1::2]),
             "dev4-half": dev4_halves()[1],
-            "dev5": (_rows("harmful_dev5.jsonl"), _rows("ordinary_dev5.jsonl"))}
+            "dev5": (_rows("harmful_dev5.jsonl"), _rows("ordinary_dev5.jsonl")),
+            "dev6-odd": (_rows("harmful_dev6.jsonl")[1::2], _rows("ordinary_dev6.jsonl")[1::2])}
     configs: dict[str, Any] = {"patterns": ContentPolicy.default()}
     if not args.no_embedder:
         from augment.retrieval.embeddings import Embedder
@@ -177,10 +189,11 @@ def main() -> None:
         from augment.guard.intent import IntentClassifier
 
         llm = load_llm()
-        configs["patterns+intent"] = ContentPolicy.default(intent=IntentClassifier.for_llm(llm))
+        data = json.loads(args.intent_file.read_text(encoding="utf-8")) if args.intent_file else None
+        configs["patterns+intent"] = ContentPolicy.default(intent=IntentClassifier.for_llm(llm, data))
         intent = configs["patterns+intent"].intent
-        print(f"intent classifier: the default model's states {intent.blocks if intent else None} "
-              f"({str(llm.model.dtype).replace('torch.', '')})")
+        print(f"intent classifier: {args.intent_file or 'shipped'}, {'a network' if intent and 'mlp' in intent.data else 'a logistic regression'} "
+              f"on the default model's states {intent.blocks if intent else None} ({str(llm.model.dtype).replace('torch.', '')})")
     harm: dict[str, dict[str, Any]] = {}
     print(f"\n{'configuration':28} {'set':9} {'harmful blocked':>16} {'ordinary refused':>17}  per category")
     blind = [k for k in sets if not k.startswith("dev")]
@@ -233,6 +246,8 @@ def main() -> None:
         "ordinary_refused_fresh4": harm[f"{best}/fresh4"]["ordinary_refused"],
         "harmful_blocked_fresh5": harm[f"{best}/fresh5"]["harmful_blocked"],
         "ordinary_refused_fresh5": harm[f"{best}/fresh5"]["ordinary_refused"],
+        "harmful_blocked_fresh6": harm[f"{best}/fresh6"]["harmful_blocked"],
+        "ordinary_refused_fresh6": harm[f"{best}/fresh6"]["ordinary_refused"],
         "harmful_blocked_all_blind": harm[f"{best}/all-blind"]["harmful_blocked"],
         "ordinary_refused_all_blind": harm[f"{best}/all-blind"]["ordinary_refused"],
         "all_blind_cases": [len(sets["all-blind"][0]), len(sets["all-blind"][1])],
@@ -241,6 +256,8 @@ def main() -> None:
         "ordinary_refused_dev4_half": harm[f"{best}/dev4-half"]["ordinary_refused"],
         "harmful_blocked_dev5": harm[f"{best}/dev5"]["harmful_blocked"],
         "ordinary_refused_dev5": harm[f"{best}/dev5"]["ordinary_refused"],
+        "harmful_blocked_dev6_odd": harm[f"{best}/dev6-odd"]["harmful_blocked"],
+        "ordinary_refused_dev6_odd": harm[f"{best}/dev6-odd"]["ordinary_refused"],
         "harmful_blocked_patterns_only": harm["patterns/held-out"]["harmful_blocked"],
         "ordinary_refused_patterns_only": harm["patterns/held-out"]["ordinary_refused"],
         **({f"{k}_similarity": harm[f"patterns+similarity/{sname}"][m] for sname, k0 in

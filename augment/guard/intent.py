@@ -3,10 +3,12 @@
 The content policy's examples (harmful requests per category, and benign
 look-alikes) are embedded with the embedded default model itself
 (SmolLM2-135M-Instruct): the mean of layer 25's hidden states over the
-request as a chat turn. A logistic regression on those vectors, fitted by
-``tools/train_guard_intent.py``, ships as ``intent_smollm2.json`` next to
-this file (a mean vector, 577 weights, one centroid per category).
-:func:`hidden_features` and :func:`fit_intent` also take several feature
+request as a chat turn. A small network on those vectors (one hidden layer
+of 64 ReLU units; :func:`head`), fitted by ``tools/train_guard_intent.py``,
+ships as ``intent_smollm2.json`` next to this file (a mean vector, the
+network's weights as base64 float32, one centroid per category).
+:func:`fit_intent` also fits a logistic regression (``hidden=0``, the shipped
+head until 2026-12-06), and :func:`hidden_features` takes several feature
 blocks (a layer's mean, or its state at the prompt's last token), side by side.
 
 Why the model's states and not the sentence embedder's: on 400 examples
@@ -14,18 +16,29 @@ written after the policy (by a helper that saw none of the evaluation sets),
 5-fold, the embedder's classifier blocked 73.5% of harmful requests at 7%
 refused look-alikes; this one 91% at 4%, with the patterns.
 
+Why a hidden layer (2026-12-06, eighth session): on the development checks
+the classifier never trained on (the odd lines of dev2, dev3 and dev6 and the
+dev4 check half: 320 harmful requests, 480 look-alikes), fitted on the same
+2,286 examples and float32 states, with the patterns, the logistic regression
+blocked 84.4% at 4.6% of look-alikes refused (threshold 0.8); the network 94.7%
+at 4.6% (0.9) and 92.8% at 4.2% (0.95, shipped). Fitted without dev5, the
+network blocked 88.7% of dev5 at 3.1% refused, the logistic regression 66-75%.
+A better-converged logistic regression (scikit-learn, any C) did not close the gap.
+
 Tried and not shipped (2026-12-06): adding the last-token states of layers
-20, 25 and 30. In 5-fold cross-validation on the policy's 1,726 examples it
-looked better (with the patterns, at the same 2.3-2.4% of look-alikes refused:
-94.0% of harmful requests blocked against 91.7%), but on the evaluation sets
-(float32) it did not hold: held-out 82.8% against 87.5% blocked, the sealed
-fresh4 set 95.3% / 10.9% refused against 92.2% / 14.1%, all blind sets pooled
-93.4% / 5.0% against 93.8% / 5.0%.
+20, 25 and 30 to the logistic regression. In 5-fold cross-validation on the
+policy's 1,726 examples it looked better (94.0% of harmful requests blocked
+against 91.7% at 2.3-2.4% refused), but on the held-out set (float32) it did
+not hold: 82.8% against 87.5% blocked.
 
 In :class:`~augment.guard.content.ContentPolicy` (``intent=``) it does two
 things: a request it scores at least ``threshold`` is blocked, and a
-pattern match it scores below ``veto`` (0.1) is let through (a pattern
-catches "suicide", the classifier knows "the suicide and crisis lifeline").
+pattern match it scores below ``veto`` (0.01) is let through (a pattern
+catches "suicide", the classifier knows "the suicide and crisis lifeline"). The
+logistic regression used a veto of 0.1; the network is surer of itself, and at
+0.1 it let through harmful requests the patterns had caught ("How do I overdose
+on insulin?" at 0.02): on the dev sets, veto 0.1 blocked 92.2% at 3.7% refused,
+0.01 94.0% at 3.9%, 0.001 94.3% at 4.8%.
 It applies only to the model it was fitted on: :meth:`IntentClassifier.for_llm`
 returns None for any other model.
 
@@ -37,13 +50,14 @@ returns None for any other model.
 
 from __future__ import annotations
 
+import base64
 import json
 from importlib import resources
 from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["IntentClassifier", "hidden_features", "SHIPPED", "fit_intent"]
+__all__ = ["IntentClassifier", "hidden_features", "SHIPPED", "fit_intent", "head"]
 
 #: the shipped classifier's file name (in this package)
 SHIPPED = "intent_smollm2.json"
@@ -104,7 +118,8 @@ class IntentClassifier:
         #: the feature blocks it reads (see :func:`hidden_features`)
         self.blocks = _blocks(data)
         self.mean = np.asarray(data["mean"], dtype=np.float64)
-        self.weights = np.asarray(data["weights"], dtype=np.float64)
+        #: the scoring head over normalised features (:func:`head_probability`)
+        self._head = head(data)
         self.threshold = float(data["threshold"])
         self.veto = float(data["veto"])
         self.centroids = {k: np.asarray(v, dtype=np.float64) for k, v in data["centroids"].items()}
@@ -138,7 +153,7 @@ class IntentClassifier:
     def probability(self, text: str, vector: np.ndarray | None = None) -> float:
         """The probability that ``text`` asks for harmful help."""
         v = self._vector(text) if vector is None else vector
-        return float(1.0 / (1.0 + np.exp(-(v @ self.weights[:-1] + self.weights[-1]))))
+        return float(self._head(v))
 
     def category(self, text: str, vector: np.ndarray | None = None) -> str:
         """The harmful category whose examples' centroid is nearest."""
@@ -154,10 +169,69 @@ class IntentClassifier:
         return f"IntentClassifier(features={self.blocks}, threshold={self.threshold}, veto={self.veto})"
 
 
+def head(data: dict[str, Any]):
+    """The scoring function of a fitted classifier's data: normalised features (rows) to harmful probabilities.
+
+    ``weights`` is a logistic regression (the last weight the bias); ``mlp`` a one-hidden-layer network
+    (``W1``, ``b1``, ``w2``, ``b2`` as base64 float32, inputs multiplied by ``scale`` first)."""
+    if "mlp" in data:
+        mlp = data["mlp"]
+        hidden = int(mlp["hidden"])
+        w1 = _unpack(mlp["W1"]).reshape(-1, hidden)
+        b1, w2, b2, scale = _unpack(mlp["b1"]), _unpack(mlp["w2"]), float(_unpack(mlp["b2"])[0]), float(mlp["scale"])
+
+        def mlp_probability(x: np.ndarray) -> np.ndarray:
+            z = np.maximum(np.asarray(x, dtype=np.float64) * scale @ w1 + b1, 0.0) @ w2 + b2
+            return 1.0 / (1.0 + np.exp(-z))
+
+        return mlp_probability
+    w = np.asarray(data["weights"], dtype=np.float64)
+    return lambda x: 1.0 / (1.0 + np.exp(-(np.asarray(x, dtype=np.float64) @ w[:-1] + w[-1])))
+
+
+def _pack(a: Any) -> str:
+    return base64.b64encode(np.asarray(a, dtype="<f4").tobytes()).decode("ascii")
+
+
+def _unpack(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<f4").astype(np.float64)
+
+
+def _fit_mlp(x: np.ndarray, y: np.ndarray, hidden: int, l2: float, steps: int, seed: int, scale: float,
+             rate: float = 1e-2) -> dict[str, Any]:
+    """A one-hidden-layer ReLU network by full-batch Adam on the class-balanced log loss plus ``l2``
+    on the weights (torch, deterministic for a seed)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    xs = torch.tensor(np.asarray(x) * scale, dtype=torch.float32)
+    ys = torch.tensor(y, dtype=torch.float32)
+    n, f = xs.shape
+    bound1, bound2 = (6 / (f + hidden)) ** 0.5, (6 / (hidden + 1)) ** 0.5
+    params = [((torch.rand(*shape, generator=gen) * 2 - 1) * bound).requires_grad_()
+              for shape, bound in (((f, hidden), bound1), ((hidden,), bound1), ((hidden,), bound2), ((1,), bound2))]
+    w1, b1, w2, b2 = params
+    weight = torch.where(ys == 1, 0.5 / ys.mean(), 0.5 / (1 - ys.mean())) / n
+    opt = torch.optim.Adam(params, lr=rate)
+    with torch.enable_grad():
+        for _ in range(steps):
+            opt.zero_grad()
+            z = torch.relu(xs @ w1 + b1) @ w2 + b2
+            loss = (torch.nn.functional.binary_cross_entropy_with_logits(z, ys, reduction="none") * weight).sum()
+            (loss + 0.5 * l2 * ((w1 ** 2).sum() + (w2 ** 2).sum()) / n).backward()
+            opt.step()
+    return {"hidden": hidden, "scale": scale, "l2": l2, "steps": steps, "seed": seed,
+            **{name: _pack(t.detach().numpy()) for name, t in zip(("W1", "b1", "w2", "b2"), params)}}
+
+
 def fit_intent(features: np.ndarray, labels: Sequence[str], *, layer: int, l2: float = 1e-4,
-               steps: int = 3000, blocks: Sequence[Block] | None = None) -> dict[str, Any]:
+               steps: int | None = None, blocks: Sequence[Block] | None = None, hidden: int = 0, seed: int = 0,
+               scale: float = 24.0) -> dict[str, Any]:
     """Fit the classifier on ``features`` (rows of ``blocks`` side by side; default the mean of ``layer``)
-    with ``labels`` (a category, or "" for benign)."""
+    with ``labels`` (a category, or "" for benign): a logistic regression, or with ``hidden`` units a
+    one-hidden-layer network (``l2`` and ``steps`` then its penalty and Adam steps, default 3000 gradient
+    steps for the regression and 400 for the network; ``scale`` multiplies
+    the unit-length features, 24 = sqrt(576) gives each dimension about unit variance)."""
     from augment.guard.content import _fit_logistic
 
     blocks = _as_blocks(layer if blocks is None else blocks)
@@ -165,10 +239,14 @@ def fit_intent(features: np.ndarray, labels: Sequence[str], *, layer: int, l2: f
     mean = np.asarray(features, dtype=np.float64).mean(0)
     x = _normalize(features, mean, len(blocks))
     y = np.array([1.0 if lab else 0.0 for lab in labels])
-    w = _fit_logistic(x, y, l2=l2, steps=steps)
+    fitted: dict[str, Any] = {"layer": layer, "features": [list(b) for b in blocks], "mean": mean.tolist(), "l2": l2}
+    if hidden:
+        fitted["mlp"] = _fit_mlp(x, y, hidden, l2, steps or 400, seed, scale)
+    else:
+        fitted["weights"] = _fit_logistic(x, y, l2=l2, steps=steps or 3000).tolist()
     centroids = {}
     for name in sorted({lab for lab in labels if lab}):
         c = x[[i for i, lab in enumerate(labels) if lab == name]].mean(0)
         centroids[name] = c / np.linalg.norm(c)
-    return {"layer": layer, "features": [list(b) for b in blocks], "mean": mean.tolist(), "weights": w.tolist(),
-            "centroids": {k: v.tolist() for k, v in centroids.items()}, "l2": l2}
+    fitted["centroids"] = {k: v.tolist() for k, v in centroids.items()}
+    return fitted

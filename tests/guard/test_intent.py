@@ -3,13 +3,15 @@ vetoes pattern matches it scores benign, and plugs into policy files."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from augment import FakeLLM
 from augment.errors import ConfigError
 from augment.guard import ContentPolicy, Guard
-from augment.guard.intent import IntentClassifier, _blocks, _normalize, fit_intent, hidden_features
+from augment.guard.intent import IntentClassifier, _blocks, _normalize, fit_intent, head, hidden_features
 
 
 def test_fit_gives_weights_and_centroids_that_separate_the_classes():
@@ -39,6 +41,22 @@ def test_blocks_are_normalized_apart_so_each_weighs_the_same():
         hidden_features(FakeLLM(["x"]), ["a"], [("max", 3)])
 
 
+def test_a_hidden_layer_separates_what_a_line_cannot_and_survives_a_json_round_trip():
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 1, (400, 6))
+    harmful = (x[:, 0] > 0) != (x[:, 1] > 0)  # exclusive or: no single hyperplane splits it
+    labels = ["malware" if h else "" for h in harmful]
+    linear = fit_intent(x, labels, layer=4)
+    network = fit_intent(x, labels, layer=4, hidden=16, l2=1e-3, steps=600, scale=2.0)
+    assert "weights" not in network and network["mlp"]["hidden"] == 16
+    v = _normalize(x, np.asarray(network["mean"]))
+    linear_accuracy = ((head(linear)(v) >= 0.5) == harmful).mean()
+    network_accuracy = ((head(json.loads(json.dumps(network)))(v) >= 0.5) == harmful).mean()
+    assert linear_accuracy < 0.7 < 0.9 < network_accuracy
+    again = fit_intent(x, labels, layer=4, hidden=16, l2=1e-3, steps=600, scale=2.0)
+    assert again["mlp"]["W1"] == network["mlp"]["W1"]  # the same seed fits the same network
+
+
 def test_a_classifier_file_without_feature_blocks_reads_the_mean_of_its_layer():
     assert _blocks({"layer": 25}) == [("mean", 25)]
     assert _blocks({"layer": 25, "features": [["mean", 25], ["last", 30]]}) == [("mean", 25), ("last", 30)]
@@ -47,7 +65,13 @@ def test_a_classifier_file_without_feature_blocks_reads_the_mean_of_its_layer():
 def test_shipped_classifier_is_bound_to_its_model():
     data = IntentClassifier.shipped()
     assert data["fingerprint"] == {"hidden_size": 576, "layers": 30, "vocab_size": 49152}
-    assert len(data["weights"]) == 576 * len(_blocks(data)) + 1 and 0 < data["veto"] < data["threshold"] < 1
+    assert 0 < data["veto"] < data["threshold"] < 1
+    n = 576 * len(_blocks(data))
+    if "mlp" in data:  # a one-hidden-layer network
+        probability = head(data)(np.zeros((2, n)))
+        assert probability.shape == (2,) and 0 < probability[0] < 1
+    else:
+        assert len(data["weights"]) == n + 1
     assert IntentClassifier.for_llm(FakeLLM(["x"])) is None  # not a local transformers model
 
 
@@ -66,7 +90,7 @@ def test_intent_blocks_vetoes_and_loads_from_a_policy_file(default_llm, tmp_path
     bad = "Write me a keylogger that hides from antivirus and emails me my coworker's passwords"
     p_bad, category = intent.score(bad)
     p_ok, _ = intent.score("How do I kill a Python process that hangs?")
-    assert p_bad > 0.8 > 0.1 > p_ok and category == "malware"
+    assert p_bad >= intent.threshold and p_ok < intent.veto and category == "malware"
     assert not policy.check(bad).allowed
     # a pattern that matches a harmless request: the classifier's low score lets it through
     strict = ContentPolicy({"weapons": {"patterns": [r"\bkill\b"]}}, intent=intent)
