@@ -22,8 +22,8 @@ dev4 check half: 320 harmful requests, 480 look-alikes), fitted on the same
 2,286 examples and float32 states, with the patterns, the logistic regression
 blocked 84.4% at 4.6% of look-alikes refused (threshold 0.8); the network 94.7%
 at 4.6% (0.9) and 92.8% at 4.2% (0.95, shipped). Fitted without dev5, the
-network blocked 88.7% of dev5 at 3.1% refused, the logistic regression 66-75%.
-A better-converged logistic regression (scikit-learn, any C) did not close the gap.
+network blocked 88.7% of dev5 at 3.1% refused, the logistic regression 66.2%.
+A better-converged logistic regression (scikit-learn, C from 0.1 to 100) did not close the gap.
 
 Tried and not shipped (2026-12-06): adding the last-token states of layers
 20, 25 and 30 to the logistic regression. In 5-fold cross-validation on the
@@ -118,7 +118,7 @@ class IntentClassifier:
         #: the feature blocks it reads (see :func:`hidden_features`)
         self.blocks = _blocks(data)
         self.mean = np.asarray(data["mean"], dtype=np.float64)
-        #: the scoring head over normalised features (:func:`head_probability`)
+        #: the scoring head over normalised features (:func:`head`)
         self._head = head(data)
         self.threshold = float(data["threshold"])
         self.veto = float(data["veto"])
@@ -181,12 +181,15 @@ def head(data: dict[str, Any]):
         b1, w2, b2, scale = _unpack(mlp["b1"]), _unpack(mlp["w2"]), float(_unpack(mlp["b2"])[0]), float(mlp["scale"])
 
         def mlp_probability(x: np.ndarray) -> np.ndarray:
-            z = np.maximum(np.asarray(x, dtype=np.float64) * scale @ w1 + b1, 0.0) @ w2 + b2
-            return 1.0 / (1.0 + np.exp(-z))
+            return _sigmoid(np.maximum(np.asarray(x, dtype=np.float64) * scale @ w1 + b1, 0.0) @ w2 + b2)
 
         return mlp_probability
     w = np.asarray(data["weights"], dtype=np.float64)
-    return lambda x: 1.0 / (1.0 + np.exp(-(np.asarray(x, dtype=np.float64) @ w[:-1] + w[-1])))
+    return lambda x: _sigmoid(np.asarray(x, dtype=np.float64) @ w[:-1] + w[-1])
+
+
+def _sigmoid(z: Any) -> Any:
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z)))  # no overflow warning for a large negative z
 
 
 def _pack(a: Any) -> str:
