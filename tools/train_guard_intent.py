@@ -36,9 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 OUT = Path(__file__).resolve().parents[1] / "augment" / "guard" / "intent_smollm2.json"
 
 
-def _features(cache, dtype, texts, blocks, load_llm):
+def _features(cache, dtype, texts, blocks, model):
     """The features of ``texts`` in ``dtype``, reusing the rows ``cache`` (an .npz file) already holds for the
-    same blocks and dtype, and computing (then storing) only the missing texts."""
+    same blocks and dtype, and computing (then storing) only the missing texts; ``model(dtype)`` gives the model."""
     import numpy as np
 
     from augment.guard.intent import hidden_features
@@ -52,7 +52,7 @@ def _features(cache, dtype, texts, blocks, load_llm):
             known = dict(zip(stored[name].tolist(), stored[f"feats_{tag}"]))
     missing = list(dict.fromkeys(t for t in texts if t not in known))
     if missing:
-        llm = load_llm(dtype=dtype)
+        llm = model(dtype)
         start = time.perf_counter()
         known.update(zip(missing, hidden_features(llm, missing, blocks)))
         print(f"features in {dtype}: {len(missing)} new texts in {time.perf_counter() - start:.0f} s", flush=True)
@@ -105,8 +105,15 @@ def main() -> None:
     dtypes = args.dtypes.split(",")
     print(f"CPU: {cpu_model()}; model dtypes {dtypes}; {len(texts)} examples "
           f"({sum(1 for x in labels if x)} harmful, {labels.count('')} benign)", flush=True)
-    feats = np.vstack([_features(args.cache, dtype, texts, blocks, load_llm) for dtype in dtypes])
-    llm = load_llm(dtype=dtypes[-1])
+    models: dict[str, object] = {}
+
+    def model(dtype: str):  # each dtype loaded once: for its features, and the last one for the fingerprint
+        if dtype not in models:
+            models[dtype] = load_llm(dtype=dtype)
+        return models[dtype]
+
+    feats = np.vstack([_features(args.cache, dtype, texts, blocks, model) for dtype in dtypes])
+    llm = model(dtypes[-1])
     dtype = ",".join(dtypes)
     fit_options = dict(layer=args.layer, l2=args.l2, blocks=blocks, hidden=args.hidden, seed=args.seed,
                        **({"steps": args.steps} if args.steps else {}))
