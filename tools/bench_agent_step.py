@@ -24,7 +24,8 @@ Workloads:
 prefix cache divided by with it, from a cold cache (same tokens out, asserted).
 ``cache_reuse_speedup_warm``: the same on new tasks of the same agent, whose system
 prompt and tool schemas an earlier task left in the cache (the steady state of an
-agent that serves many tasks). The RAG turn is the median of ``--rounds`` runs.
+agent that serves many tasks). ``llamacpp_cache_reuse_speedup`` (and ``_warm``): the same two
+ratios on llama.cpp, its prompt-prefix reuse off (``llm.prefix_cache = None``) against on. The RAG turn is the median of ``--rounds`` runs.
 
     nice -n 15 .venv/bin/python tools/bench_agent_step.py [--steps 4] [--rounds 3] [--threads 2]
 
@@ -100,6 +101,26 @@ def agent_steps(llm, steps: int, question: str | None = None, made: list[int] | 
     return times, calls
 
 
+def reuse_off_and_warm(llm, steps: int, rounds: int) -> tuple[list[float], list, float]:
+    """The agent run with ``llm``'s prefix reuse off: ``(step times, calls, warm speedup)``.
+
+    Warm: new tasks of the same agent, with the reuse off and then on after an earlier task
+    (its system prompt and tool schemas cached); the speedup is the ratio of their total times."""
+    kept, llm.prefix_cache = llm.prefix_cache, None
+    times, calls, warm_off, warm_on = [], None, [], []
+    for _ in range(rounds):
+        step_times, calls = agent_steps(llm, steps)
+        times += step_times
+    for question in WARM_TASKS[:rounds]:
+        warm_off += agent_steps(llm, steps, question)[0]
+    llm.prefix_cache = kept
+    llm.clear_prefix_cache()
+    agent_steps(llm, 1, "What is 2 + 2?")  # an earlier task
+    for question in WARM_TASKS[:rounds]:
+        warm_on += agent_steps(llm, steps, question)[0]
+    return times, calls, sum(warm_off) / sum(warm_on)
+
+
 def step_prompts(llm, steps: int) -> list[str]:
     """The same prompts as :func:`agent_steps` (fixed calls), for the raw engines."""
     from augment.llm.base import GenerateOptions
@@ -167,22 +188,8 @@ def main() -> None:
         ours_tf.clear_prefix_cache()
         times, tf_calls = agent_steps(ours_tf, args.steps, made=tf_made if not tf_made else None)
         tf_times += times
-    cache, ours_tf.prefix_cache = ours_tf.prefix_cache, None
-    nocache_times, nocache_calls = [], None
-    for _ in range(args.rounds):
-        times, nocache_calls = agent_steps(ours_tf, args.steps)
-        nocache_times += times
-    # warm: the same agent on new tasks, its system prompt and tool schemas cached by the tasks before
-    warm_times, warm_nocache = [], []
-    for question in WARM_TASKS[: args.rounds]:
-        warm_nocache += agent_steps(ours_tf, args.steps, question)[0]
-    ours_tf.prefix_cache = cache
+    nocache_times, nocache_calls, warm_speedup = reuse_off_and_warm(ours_tf, args.steps, args.rounds)
     assert nocache_calls == tf_calls, "the prefix cache changed the output"
-    ours_tf.clear_prefix_cache()
-    agent_steps(ours_tf, 1, "What is 2 + 2?")  # an earlier task
-    for question in WARM_TASKS[: args.rounds]:
-        warm_times += agent_steps(ours_tf, args.steps, question)[0]
-    warm_speedup = sum(warm_nocache) / sum(warm_times)
     # raw: at each step as many free tokens as ours generated there (the same work, no grammar)
     raw_tf_times = [raw_tf(p, n) for _ in range(args.rounds) for p, n in zip(prompts, tf_made)]
     speedup = sum(nocache_times) / sum(tf_times)
@@ -236,10 +243,15 @@ def main() -> None:
         ours_lc = load_llm("llamacpp", n_ctx=4096, n_threads=args.threads)
         raw = ours_lc._llama  # the same Llama object, driven directly
         lc_times, lc_made = [], []
+        agent_steps(ours_lc, 1, "Warm up: what is 1 + 1?")  # one-time costs (grammar compilation) untimed
         for _ in range(args.rounds):
-            raw.reset()
+            ours_lc.clear_prefix_cache()
             times, lc_calls = agent_steps(ours_lc, args.steps, made=lc_made if not lc_made else None)
             lc_times += times
+        # llama.cpp's prompt-prefix reuse: the same runs with it off (cold), and new tasks of the same agent (warm)
+        lc_nocache, lc_nocache_calls, lc_warm_speedup = reuse_off_and_warm(ours_lc, args.steps, args.rounds)
+        assert lc_nocache_calls == lc_calls, "llama.cpp's prefix reuse changed the output"
+        lc_speedup = sum(lc_nocache) / sum(lc_times)
 
         def raw_lc(prompt: str, new: int, engine=raw) -> float:
             ids = engine.tokenize(prompt.encode(), add_bos=False, special=True)
@@ -268,7 +280,8 @@ def main() -> None:
                 n = item.usage.completion_tokens
         results["raw_llamacpp"] = {"agent_step_p50_s": statistics.median(raw_lc_times), "rag_turn_s": raw_rag}
         results["ours_llamacpp"] = {"agent_step_p50_s": statistics.median(lc_times), "rag_turn_s": ours_rag,
-                                    "ttft_s": first, "decode_tok_s": n / (time.perf_counter() - t0 - first)}
+                                    "ttft_s": first, "decode_tok_s": n / (time.perf_counter() - t0 - first),
+                                    "agent_step_p50_no_cache_s": statistics.median(lc_nocache)}
         # the shipped file as it is (Q4_1), without ours' conversion to the CPU's fast weight type
         shipped = llama_cpp.Llama(str(ours_lc.model_path), n_ctx=4096, n_threads=args.threads,
                                   n_threads_batch=args.threads, verbose=False)
@@ -287,7 +300,9 @@ def main() -> None:
         print(f"llama.cpp: agent step p50 raw {statistics.median(raw_lc_times):.3f} s ({'/'.join(map(str, lc_made))} "
               f"free tokens, as many as ours made) | ours "
               f"{statistics.median(lc_times):.3f} s; RAG turn raw {raw_rag:.2f} s | ours {ours_rag:.2f} s; decode "
-              f"{results['ours_llamacpp']['decode_tok_s']:.1f} tok/s", flush=True)
+              f"{results['ours_llamacpp']['decode_tok_s']:.1f} tok/s; prefix reuse: step p50 "
+              f"{statistics.median(lc_nocache):.3f} s without it -> x{lc_speedup:.2f} on the {args.steps}-step run "
+              f"from a cold cache, x{lc_warm_speedup:.2f} on new tasks of the same agent", flush=True)
 
     print(f"{'row':20s} {'agent step p50 s':>17s} {'RAG turn s':>11s} {'TTFT s':>8s} {'decode tok/s':>13s}")
     for row, r in results.items():
@@ -309,6 +324,8 @@ def main() -> None:
         "llamacpp_agent_step_p50_s": round(ours["llamacpp"]["agent_step_p50_s"], 3) if "llamacpp" in ours else None,
         "llamacpp_rag_turn_s": round(ours["llamacpp"]["rag_turn_s"], 3) if "llamacpp" in ours else None,
         "llamacpp_weights": gguf_file_type(ours_lc.weights_path) if "llamacpp" in ours else None,
+        "llamacpp_cache_reuse_speedup": round(lc_speedup, 2) if "llamacpp" in ours else None,
+        "llamacpp_cache_reuse_speedup_warm": round(lc_warm_speedup, 2) if "llamacpp" in ours else None,
         "fastest_backend": fastest,
         **over_raw,
         "rows": {k: {m: round(v, 4) for m, v in r.items() if isinstance(v, float)} for k, r in results.items()},

@@ -26,7 +26,7 @@ from augment.llm import _hf
 from augment.llm.base import LLM, GenerateOptions, MessagesLike, StreamItem, normalize_messages, normalize_tools
 from augment.types import Completion, Message, Usage
 
-__all__ = ["LlamaCppLLM"]
+__all__ = ["LlamaCppLLM", "LlamaPrefixReuse"]
 
 _PIP = "pip install 'augment[llamacpp]'  (llama-cpp-python; it builds from source in about 8 minutes)"
 _LOAD_LOCK = threading.Lock()
@@ -158,6 +158,45 @@ def _numpy_processor(processor: Any) -> Any:
     return [run]
 
 
+class LlamaPrefixReuse:
+    """llama.cpp's prompt-prefix reuse on a :class:`LlamaCppLLM`: its counters and ``clear()``.
+
+    llama.cpp keeps one sequence's key/value cache; a call reuses the longest
+    common token prefix of the previous prompt (see :meth:`LlamaCppLLM._prefill`),
+    so there is one entry. The same ``stats()`` keys as
+    :class:`augment.llm.kvcache.PrefixCache` on the transformers backend; set
+    ``llm.prefix_cache = None`` (or load with ``prefix_cache=False``) to compute
+    every prompt from its first token.
+    """
+
+    def __init__(self, owner: "LlamaCppLLM"):
+        import weakref
+
+        self._owner = weakref.ref(owner)
+        self.hits = self.misses = self.reused_tokens = self.computed_tokens = 0
+
+    def record(self, reused: int, total: int) -> None:
+        self.hits += reused > 0
+        self.misses += reused == 0
+        self.reused_tokens += reused
+        self.computed_tokens += total - reused
+
+    def clear(self) -> None:
+        """Forget the kept prompt: the next call computes its prompt from the first token (the counters stay)."""
+        owner = self._owner()
+        if owner is not None:
+            owner.clear_prefix_cache()
+
+    def stats(self) -> dict[str, int]:
+        """``entries`` (0 or 1), ``hits``, ``misses``, ``reused_tokens``, ``computed_tokens`` (prompt tokens run)."""
+        owner = self._owner()
+        return {"entries": int(bool(owner is not None and owner._prefilled)), "hits": self.hits, "misses": self.misses,
+                "reused_tokens": self.reused_tokens, "computed_tokens": self.computed_tokens}
+
+    def __repr__(self) -> str:
+        return f"LlamaPrefixReuse({self.stats()})"
+
+
 class LlamaCppLLM(LLM):
     """A GGUF model on llama.cpp: chat template, streaming, stop strings, seeds, grammar-constrained JSON, LoRA.
 
@@ -184,19 +223,25 @@ class LlamaCppLLM(LLM):
     the 42 agent tasks of ``tools/eval_agent.py --model llamacpp`` took 0.91 s a task
     against 1.1 s (64% against 62% solved; agent_fresh 22% both, 1.13 against 1.34 s).
     Consecutive calls reuse the longest common token prefix of the previous
-    prompt (llama.cpp's own KV cache), so an agent loop pays only for new tokens.
+    prompt (llama.cpp's own KV cache), so an agent loop pays only for new tokens;
+    ``llm.prefix_cache`` counts it (:class:`LlamaPrefixReuse`), ``prefix_cache=False``
+    (or ``llm.prefix_cache = None``) turns it off, and the output is the same either way.
     Batches run their rows one after the other. Thread safety: calls are serialised by a lock.
     """
 
     #: the options :func:`augment.llm.loader.load_llm` passes on for ``"llamacpp:..."`` specs
     OPTIONS = ("n_ctx", "n_threads", "model_name", "truncation", "seed", "n_batch", "verbose", "weights", "flash_attn",
-               "grammar")
+               "grammar", "prefix_cache")
 
     def __init__(self, model_path: str | os.PathLike, *, n_ctx: int | None = None, n_threads: int | None = None,
                  model_name: str | None = None, truncation: str = "error", seed: int = 0, n_batch: int = 512,
-                 verbose: bool = False, weights: str = "auto", flash_attn: bool = True, grammar: str = "xgrammar"):
+                 verbose: bool = False, weights: str = "auto", flash_attn: bool = True, grammar: str = "xgrammar",
+                 prefix_cache: bool = True):
         if truncation not in ("error", "left"):
             raise ConfigError(f"truncation={truncation!r}; use 'error' (raise ContextLengthError) or 'left'")
+        if not isinstance(prefix_cache, bool):
+            raise ConfigError(f"prefix_cache={prefix_cache!r}: llama.cpp keeps one prompt's cache; pass True (reuse "
+                              "its longest common prefix, the default) or False (compute every prompt whole)")
         if grammar not in ("xgrammar", "gbnf"):
             raise ConfigError(f"grammar={grammar!r}; use 'xgrammar' (the default: the transformers backend's grammar "
                               "engine, as a logits processor) or 'gbnf' (llama.cpp's own grammar sampler)")
@@ -232,6 +277,8 @@ class LlamaCppLLM(LLM):
         self._grammars: OrderedDict[str, Any] = OrderedDict()
         self._eos = self._llama.token_eos()
         self._prefilled = 0  # KV positions computed by a prompt prefill (batches of >= 2 tokens), see _prefill
+        #: the prompt-prefix reuse (counters, ``clear()``), or None: every prompt computed from its first token
+        self.prefix_cache: LlamaPrefixReuse | None = LlamaPrefixReuse(self) if prefix_cache else None
 
     # ---- prompts --------------------------------------------------------
     @property
@@ -337,8 +384,8 @@ class LlamaCppLLM(LLM):
         a call gives the same output whatever ran before it. ``create_completion``
         then finds the whole prompt evaluated and samples from its logits.
         """
-        llama = self._llama
-        cached = llama.input_ids[: min(llama.n_tokens, self._prefilled)]
+        llama, reuses = self._llama, self.prefix_cache
+        cached = llama.input_ids[: min(llama.n_tokens, self._prefilled)] if reuses is not None else ()
         common = 0
         for a, b in zip(cached, tokens):
             if a != b:
@@ -347,6 +394,8 @@ class LlamaCppLLM(LLM):
         reuse = max(0, min(common, len(tokens) - 2))
         if (len(tokens) - reuse) % llama.n_batch == 1 and reuse > 0:
             reuse -= 1  # no trailing batch of one token
+        if reuses is not None:
+            reuses.record(reuse, len(tokens))
         llama.n_tokens = reuse  # eval() drops the KV cache after it
         rest = tokens[reuse:]
         step = llama.n_batch
@@ -509,6 +558,11 @@ class LlamaCppLLM(LLM):
             self._llama.reset()  # the cached prompt was computed with other weights
             self._prefilled = 0
         yield
+
+    def clear_prefix_cache(self) -> None:
+        """Forget the kept prompt (as on the transformers backend): the next call computes its prompt whole."""
+        with self._lock:
+            self._prefilled = 0
 
     def close(self) -> None:
         """Free the model and its context."""

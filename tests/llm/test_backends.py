@@ -122,6 +122,50 @@ def test_errors_are_the_same_on_both(llm):
         llm.complete(Q, colour="red")
 
 
+def _turns(llm) -> list:
+    """Replies of a conversation extended turn by turn (each prompt extends the last), then a constrained call."""
+    system = "You are a careful assistant for a lighthouse museum. " * 12  # longer than a prefill block
+    msgs, out = [{"role": "system", "content": system}], []
+    for q in ("When was the lighthouse built?", "Who was the last keeper?", "Name a colour."):
+        msgs.append({"role": "user", "content": q})
+        reply = llm.complete(msgs, max_tokens=6).text
+        out.append(reply)
+        msgs.append({"role": "assistant", "content": reply})
+    msgs.append({"role": "user", "content": "Add 2 and 3 with the tool."})
+    call = llm.complete(msgs, tools=[ADD], tool_choice="required", max_tokens=24)
+    return out + [[(c.name, c.arguments) for c in call.tool_calls]]
+
+
+def test_prefix_reuse_changes_nothing_but_the_work(llm):
+    """Both engines reuse the previous prompts' key/values; replies are the same with the reuse off."""
+    kept = llm.prefix_cache
+    llm.clear_prefix_cache()
+    before = kept.stats()
+    with_reuse = _turns(llm)
+    after = kept.stats()
+    assert after["hits"] >= before["hits"] + 3 and after["reused_tokens"] > before["reused_tokens"] + 300
+    assert after["entries"] >= 1
+    llm.prefix_cache = None
+    try:
+        without = _turns(llm)
+    finally:
+        llm.prefix_cache = kept
+    assert kept.stats()["hits"] == after["hits"]  # nothing counted while off
+    assert with_reuse == without and with_reuse[-1], with_reuse
+    llm.clear_prefix_cache()
+    llm.complete([{"role": "system", "content": "You are a careful assistant for a lighthouse museum. " * 12},
+                  {"role": "user", "content": "Hi"}], max_tokens=2)
+    assert kept.stats()["misses"] == after["misses"] + 1  # cleared: nothing to reuse
+
+
+def test_llamacpp_prefix_cache_option(llamacpp_llm):
+    from augment.llm.llamacpp import LlamaCppLLM
+
+    with pytest.raises(ConfigError, match="prefix_cache='yes'.*pass True"):
+        LlamaCppLLM(llamacpp_llm.model_path, prefix_cache="yes")
+    assert "prefix_cache" in LlamaCppLLM.OPTIONS  # load_llm("llamacpp", prefix_cache=False) passes it on
+
+
 def test_llamacpp_spec_errors_need_no_engine(tmp_path, monkeypatch):
     import builtins
 
