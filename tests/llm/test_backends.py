@@ -166,6 +166,18 @@ def test_llamacpp_prefix_cache_option(llamacpp_llm):
     assert "prefix_cache" in LlamaCppLLM.OPTIONS  # load_llm("llamacpp", prefix_cache=False) passes it on
 
 
+def test_left_truncation_is_the_same_on_both(llm, monkeypatch):
+    """truncation='left' keeps the newest tokens, warns, and leaves room for the reply (a 256-token window here)."""
+    monkeypatch.setattr(llm, "context_window", 256)
+    long = "Remember: " + " ".join(f"w{i}" for i in range(400)) + ". What is the capital of France?"
+    with pytest.raises(ContextLengthError, match="truncation='left'"):
+        llm.complete(long, max_tokens=8)
+    monkeypatch.setattr(llm, "truncation", "left")
+    with pytest.warns(UserWarning, match=r"truncated from the left to 248 tokens \(context window 256\)"):
+        c = llm.complete(long, max_tokens=8)
+    assert c.usage.prompt_tokens == 248 and c.usage.completion_tokens <= 8 and c.text.strip()
+
+
 def test_llamacpp_spec_errors_need_no_engine(tmp_path, monkeypatch):
     import builtins
 
