@@ -231,12 +231,12 @@ class LlamaCppLLM(LLM):
 
     #: the options :func:`augment.llm.loader.load_llm` passes on for ``"llamacpp:..."`` specs
     OPTIONS = ("n_ctx", "n_threads", "model_name", "truncation", "seed", "n_batch", "verbose", "weights", "flash_attn",
-               "grammar", "prefix_cache")
+               "grammar", "prefix_cache", "draft_forced")
 
     def __init__(self, model_path: str | os.PathLike, *, n_ctx: int | None = None, n_threads: int | None = None,
                  model_name: str | None = None, truncation: str = "error", seed: int = 0, n_batch: int = 512,
                  verbose: bool = False, weights: str = "auto", flash_attn: bool = True, grammar: str = "xgrammar",
-                 prefix_cache: bool = True):
+                 prefix_cache: bool = True, draft_forced: bool = True):
         if truncation not in ("error", "left"):
             raise ConfigError(f"truncation={truncation!r}; use 'error' (raise ContextLengthError) or 'left'")
         if not isinstance(prefix_cache, bool):
@@ -277,6 +277,10 @@ class LlamaCppLLM(LLM):
         self._grammars: OrderedDict[str, Any] = OrderedDict()
         self._eos = self._llama.token_eos()
         self._prefilled = 0  # KV positions computed by a prompt prefill (batches of >= 2 tokens), see _prefill
+        #: greedy constrained calls feed the grammar's forced text in one checked batch (see :meth:`_drafted`)
+        self.draft_forced = bool(draft_forced)
+        #: decoding passes of drafted calls, tokens drafted and drafted tokens accepted (see :meth:`_drafted`)
+        self.draft_stats = {"passes": 0, "drafted": 0, "accepted": 0}
         #: the prompt-prefix reuse (counters, ``clear()``), or None: every prompt computed from its first token
         self.prefix_cache: LlamaPrefixReuse | None = LlamaPrefixReuse(self) if prefix_cache else None
 
@@ -445,7 +449,10 @@ class LlamaCppLLM(LLM):
         else:
             engine = self._engine()
             processor = GrammarLogitsProcessor(engine, engine.compile(schema), 1, options.max_tokens, [self._eos])
-            raw = self._complete(prompt, run, extra_tokens=CLOSE_BUDGET, processor=processor)
+            if self.draft_forced and not options.do_sample:
+                raw = self._drafted(prompt, run, processor, extra_tokens=CLOSE_BUDGET)
+            else:
+                raw = self._complete(prompt, run, extra_tokens=CLOSE_BUDGET, processor=processor)
         try:
             text, calls, parsed = parse_constrained(raw.text, options)
         except (ValueError, KeyError, TypeError):  # cut off even after the closing budget
@@ -454,6 +461,69 @@ class LlamaCppLLM(LLM):
             text = json.dumps(parsed, ensure_ascii=False, separators=(", ", ": "))  # the transformers backend's format
         finish = "tool_calls" if calls else ("length" if raw.usage.completion_tokens > options.max_tokens else "stop")
         return Completion(text, tool_calls=calls, finish_reason=finish, usage=raw.usage, model=self.model_name, parsed=parsed)
+
+    def _drafted(self, prompt: str, options: GenerateOptions, processor: Any, extra_tokens: int) -> Completion:
+        """Greedy constrained decoding that feeds the grammar's forced text in one batch and checks it.
+
+        After a tool's first letters the grammar leaves one way on (``ulator", "arguments":
+        {"expression": "``): those tokens go to llama.cpp together with the last chosen token,
+        with logits kept at every position, and each is accepted only while it is the
+        constrained greedy choice there (the same check as
+        :func:`augment.llm.lookahead.greedy_decode` on transformers); the key/values of a
+        rejected draft are dropped. Measured on the default model (2 cores, AVX2): one token
+        costs 12-14 ms a pass, 8 tokens in one batch 44-61 ms.
+        """
+        import numpy as np
+        import torch
+
+        low = _llama_cpp().llama_cpp
+        tokens, max_new = self._fit(self.tokenize(prompt), options.max_tokens + extra_tokens)
+        llama = self._llama
+        vocab = llama.n_vocab()
+
+        def tokenize(text: str, add_special_tokens: bool = False) -> dict[str, list[int]]:
+            return {"input_ids": llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)}
+
+        drafter = processor.draft_with(lambda seq, limit: [], tokenize)
+        seq, new, finish, stats = list(tokens), [], "length", self.draft_stats
+        with self._lock, self._adapter_scope(options.adapter):
+            self._prefill(tokens)
+            rows = [np.ctypeslib.as_array(low.llama_get_logits_ith(llama.ctx, -1), shape=(vocab,)).copy()]
+            draft: list[int] = []
+            while True:
+                accepted: list[int] = []
+                for j, row in enumerate(rows):
+                    ids = torch.tensor([seq + accepted])
+                    scores = processor(ids, torch.from_numpy(row).unsqueeze(0))
+                    token = int(scores[0].argmax())
+                    accepted.append(token)
+                    if token == self._eos or j == len(draft) or token != draft[j]:
+                        break
+                stats["accepted"] += len(accepted) - 1
+                kept = len(seq) + len(accepted) - 1  # positions whose key/values stay: all but the last token
+                if llama.n_tokens > kept:
+                    llama._ctx.kv_cache_seq_rm(-1, kept, -1)
+                    llama.n_tokens = kept
+                eos = accepted[-1] == self._eos
+                accepted = accepted[: len(accepted) - eos][: max_new - len(new)]
+                seq += accepted
+                new += accepted
+                if eos or len(new) >= max_new:
+                    finish = "stop" if eos else "length"
+                    break
+                room = max_new - len(new) - 1
+                draft = drafter(seq, room)[:room] if room > 0 else []
+                feed = [seq[-1]] + draft
+                stats["passes"] += 1
+                stats["drafted"] += len(draft)
+                llama._batch.set_batch(batch=feed, n_past=llama.n_tokens, logits_all=True)
+                llama._ctx.decode(llama._batch)
+                llama.input_ids[llama.n_tokens: llama.n_tokens + len(feed)] = feed
+                llama.n_tokens += len(feed)
+                rows = [np.ctypeslib.as_array(low.llama_get_logits_ith(llama.ctx, i), shape=(vocab,)).copy()
+                        for i in range(len(feed))]
+        text = llama.detokenize(new).decode("utf-8", "replace")
+        return Completion(text, finish_reason=finish, usage=Usage(len(tokens), len(new)), model=self.model_name)
 
     def _engine(self) -> Any:
         """The xgrammar engine over this model's vocabulary (built once: the bytes of each token id)."""

@@ -178,6 +178,40 @@ def test_left_truncation_is_the_same_on_both(llm, monkeypatch):
     assert c.usage.prompt_tokens == 248 and c.usage.completion_tokens <= 8 and c.text.strip()
 
 
+CALC = {"type": "function", "function": {"name": "calculator", "description": "Evaluate an arithmetic expression.",
+        "parameters": {"type": "object", "properties": {"expression": {"type": "string"}}, "required": ["expression"]}}}
+
+
+def _calls(llm, questions) -> list:
+    return [[(c.name, c.arguments) for c in llm.complete(q, tools=[CALC, ADD], tool_choice="required",
+                                                          max_tokens=32).tool_calls] for q in questions]
+
+
+def test_llamacpp_drafts_the_grammars_forced_text_and_checks_it(llamacpp_llm, monkeypatch):
+    """Greedy constrained calls on llama.cpp feed the forced text in one batch: fewer passes, the same calls."""
+    questions = ["What is 17 * 23?", "Add 2 and 40."]
+    monkeypatch.setattr(llamacpp_llm, "draft_forced", False)
+    plain = _calls(llamacpp_llm, questions)
+    monkeypatch.setattr(llamacpp_llm, "draft_forced", True)
+    before = dict(llamacpp_llm.draft_stats)
+    drafted = _calls(llamacpp_llm, questions)
+    stats = {k: v - before[k] for k, v in llamacpp_llm.draft_stats.items()}
+    assert drafted == plain and all(drafted), (drafted, plain)
+    assert stats["accepted"] >= 10 and stats["drafted"] >= stats["accepted"], stats
+    tokens = sum(len(json.dumps(c)) for c in drafted)  # far more characters than passes
+    assert stats["passes"] < tokens / 3, stats
+
+    # drafts that are always wrong: every one rejected, its key/values dropped, the calls unchanged
+    from augment.llm.constrained import GrammarLogitsProcessor
+
+    bogus = llamacpp_llm.tokenize("zq zq zq zq")
+    monkeypatch.setattr(GrammarLogitsProcessor, "draft_with", lambda self, lookup, tok: lambda seq, limit: bogus[:limit])
+    before = dict(llamacpp_llm.draft_stats)
+    assert _calls(llamacpp_llm, questions) == plain
+    stats = {k: v - before[k] for k, v in llamacpp_llm.draft_stats.items()}
+    assert stats["drafted"] >= 20 and stats["accepted"] == 0, stats
+
+
 def test_llamacpp_spec_errors_need_no_engine(tmp_path, monkeypatch):
     import builtins
 
