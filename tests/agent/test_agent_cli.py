@@ -58,3 +58,33 @@ def test_cli_max_steps_and_errors(fake_model):
     assert "error (tool_error)" in out.output
     out = CliRunner().invoke(main, ["agent", "x", "--tools", "teleport"])
     assert out.exit_code == 1 and "unknown tool 'teleport'" in out.output
+
+
+def test_agent_engine_is_picked_by_the_cpu(monkeypatch):
+    """Without --model: llama.cpp where transformers would run float32 and llama-cpp-python is installed."""
+    import importlib.util
+
+    from augment.cli.agent_cmd import agent_model_spec
+
+    real = importlib.util.find_spec
+    installed = {"llama_cpp": True}
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: (real("json") if installed[name] else None) if name == "llama_cpp" else real(name, *a))
+    monkeypatch.setenv("AUGMENT_CPU_DTYPE", "float32")
+    assert agent_model_spec(None) == "llamacpp"
+    assert agent_model_spec("default") == "default" and agent_model_spec("openai:x") == "openai:x"
+    assert agent_model_spec(None, guard_policy="policy.yaml") is None  # the guard reads transformers' hidden states
+    monkeypatch.setenv("AUGMENT_CPU_DTYPE", "bfloat16")
+    assert agent_model_spec(None) is None
+    monkeypatch.setenv("AUGMENT_CPU_DTYPE", "float32")
+    installed["llama_cpp"] = False
+    assert agent_model_spec(None) is None
+
+
+def test_cli_passes_the_picked_spec(monkeypatch):
+    seen = []
+    monkeypatch.setattr("augment.cli.agent_cmd.agent_model_spec", lambda model, guard=None: "picked")
+    monkeypatch.setattr("augment.cli.agent_cmd.load_llm", lambda spec=None: seen.append(spec) or FakeLLM(["done"]))
+    out = CliRunner().invoke(main, ["agent", "hi", "--tools", "calculator"])
+    assert out.exit_code == 0, out.output
+    assert seen == ["picked"]
