@@ -32,15 +32,12 @@ def agent_model_spec(model: str | None, guard_policy: str | None = None) -> str 
     A ``--guard`` run stays on transformers, whose hidden states the guard's intent check reads;
     ``--model default`` asks for transformers anyway.
     """
-    if model or guard_policy:
-        return model
-    import importlib.util
-
     from augment._cpu import fast_cpu_dtype
+    from augment.cli.chat_cmd import chat_model_spec
 
-    if fast_cpu_dtype() != "float32" or importlib.util.find_spec("llama_cpp") is None:
+    if not (model or guard_policy) and fast_cpu_dtype() != "float32":
         return None
-    return "llamacpp"
+    return chat_model_spec(model, guard_policy=guard_policy)
 
 
 @click.command("agent")

@@ -479,6 +479,8 @@ class LlamaCppLLM(LLM):
         import numpy as np
         import torch
 
+        from augment.llm.lookahead import check_drafts
+
         low = _llama_cpp().llama_cpp
         tokens, max_new = self._fit(self.tokenize(prompt), options.max_tokens + extra_tokens)
         llama = self._llama
@@ -494,20 +496,12 @@ class LlamaCppLLM(LLM):
             rows = [np.ctypeslib.as_array(low.llama_get_logits_ith(llama.ctx, -1), shape=(vocab,)).copy()]
             draft: list[int] = []
             while True:
-                accepted: list[int] = []
-                for j, row in enumerate(rows):
-                    ids = torch.tensor([seq + accepted])
-                    scores = processor(ids, torch.from_numpy(row).unsqueeze(0))
-                    token = int(scores[0].argmax())
-                    accepted.append(token)
-                    if token == self._eos or j == len(draft) or token != draft[j]:
-                        break
+                accepted, eos = check_drafts(torch.from_numpy(np.stack(rows)), draft, seq, [processor], {self._eos})
                 stats["accepted"] += len(accepted) - 1
                 kept = len(seq) + len(accepted) - 1  # positions whose key/values stay: all but the last token
                 if llama.n_tokens > kept:
                     llama._ctx.kv_cache_seq_rm(-1, kept, -1)
                     llama.n_tokens = kept
-                eos = accepted[-1] == self._eos
                 accepted = accepted[: len(accepted) - eos][: max_new - len(new)]
                 seq += accepted
                 new += accepted

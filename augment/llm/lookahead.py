@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-__all__ = ["PromptLookup", "greedy_decode", "crop_cache"]
+__all__ = ["PromptLookup", "greedy_decode", "check_drafts", "crop_cache"]
 
 #: the longest rest of a prompt (after its last prefill block) that the fast path's first pass takes
 #: along with the drafted tokens; with up to 8 drafts that stays within the 16 rows of the 4-bit path
@@ -73,6 +73,34 @@ def crop_cache(cache: Any, length: int) -> None:
     extra = cache.get_seq_length() - length
     if extra > 0:
         cache.crop(-extra)
+
+
+def check_drafts(logits: Any, draft: Sequence[int], seq: list[int], processors: Sequence[Any],
+                 eos: set[int]) -> tuple[list[int], bool]:
+    """The tokens a pass over ``[last token] + draft`` yields: ``(accepted, hit_eos)``.
+
+    ``logits[j]`` (float32 ``[len(draft) + 1, vocab]``) follows ``seq`` plus the first ``j``
+    drafted tokens. At each position the greedy choice after ``processors`` (called as
+    ``generate`` calls them, with every token so far) is taken; it ends the list at an
+    end-of-sequence token, at the first disagreement with the draft, or after the last
+    drafted position. So ``accepted`` is the drafts that held plus one token of the model's own.
+    """
+    import torch
+
+    accepted: list[int] = []
+    for j in range(len(draft) + 1):
+        row = logits[j:j + 1]
+        if processors:
+            ids = torch.tensor([seq + accepted], device=row.device)
+            for p in processors:
+                row = p(ids, row)
+        token = int(row[0].argmax())
+        accepted.append(token)
+        if token in eos:
+            return accepted, True
+        if j == len(draft) or token != draft[j]:
+            break
+    return accepted, False
 
 
 def greedy_decode(model: Any, cache: Any, prompt: Sequence[int], cached: int, max_new: int, eos: set[int], *,
@@ -115,21 +143,7 @@ def greedy_decode(model: Any, cache: Any, prompt: Sequence[int], cached: int, ma
             out = model(input_ids=torch.tensor([feed], device=device), use_cache=True, logits_to_keep=len(draft) + 1,
                         **{cache_kw: cache})
             logits = out.logits[0].float()
-        accepted: list[int] = []
-        hit = False
-        for j in range(len(draft) + 1):
-            row = logits[j:j + 1]
-            if processors:
-                ids = torch.tensor([seq + accepted], device=device)
-                for p in processors:
-                    row = p(ids, row)
-            token = int(row[0].argmax())
-            accepted.append(token)
-            if token in eos:
-                hit = True
-                break
-            if j == len(draft) or token != draft[j]:
-                break
+        accepted, hit = check_drafts(logits, draft, seq, processors, eos)
         if session is not None:  # drop the positions of rejected drafts
             session.crop(len(seq) + len(accepted) - 1)
         else:
